@@ -1,0 +1,65 @@
+#include "store/db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void first_line(const char *msg, char *err, size_t size)
+{
+	size_t n;
+
+	if (msg == NULL || *msg == '\0')
+		msg = "unknown error";
+	n = strcspn(msg, "\n");
+	snprintf(err, size, "%.*s", (int)n, msg);
+}
+
+void db_error(PGconn *conn, char *err, size_t size)
+{
+	first_line(conn ? PQerrorMessage(conn) : "out of memory", err, size);
+}
+
+void db_result_error(const PGresult *res, char *err, size_t size)
+{
+	first_line(res ? PQresultErrorMessage(res) : "out of memory", err,
+		   size);
+}
+
+PGconn *db_connect(const struct db_target *t, char *err, size_t size)
+{
+	char timeout[24];
+	const char *keys[] = { "dbname", "password", "connect_timeout",
+			       "application_name", NULL };
+	const char *values[] = { t->conninfo, t->password, timeout,
+				 t->application_name ? t->application_name
+						     : "herald",
+				 NULL };
+	long secs = (long)((t->connect_timeout_ms + 999) / 1000);
+	PGconn *conn;
+
+	/* libpq takes whole seconds and treats 1 as 2. */
+	snprintf(timeout, sizeof(timeout), "%ld", secs < 2 ? 2 : secs);
+	conn = PQconnectdbParams(keys, values, 1);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		db_error(conn, err, size);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+bool db_exec(PGconn *conn, const char *sql, char *err, size_t size)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok)
+		db_result_error(res, err, size);
+	PQclear(res);
+	return ok;
+}
+
+void db_exec_quiet(PGconn *conn, const char *sql)
+{
+	PQclear(PQexec(conn, sql));
+}

@@ -16,7 +16,13 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
 endif()
 set(HERALD_LINK_HARDENING -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack)
 
-if(HERALD_SANITIZE)
+if(HERALD_FUZZ)
+  # Instrument everything for libFuzzer; the targets link the driver.
+  set(HERALD_SAN_FLAGS -fsanitize=fuzzer-no-link,address,undefined
+    -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_compile_options(${HERALD_SAN_FLAGS})
+  add_link_options(-fsanitize=address,undefined)
+elseif(HERALD_SANITIZE)
   set(HERALD_SAN_FLAGS -fsanitize=address,undefined
     -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_compile_options(${HERALD_SAN_FLAGS})

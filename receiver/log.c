@@ -57,8 +57,8 @@ void log_set_fd(int fd)
 
 bool log_enabled(enum log_level level)
 {
-	return (int)level >= atomic_load_explicit(&log_threshold,
-						  memory_order_relaxed);
+	return (int)level >=
+	       atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 bool log_level_parse(const char *name, enum log_level *out)
@@ -116,7 +116,7 @@ static void line_puts(struct log_line *l, const char *s)
 }
 
 static void line_printf(struct log_line *l, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void line_printf(struct log_line *l, const char *fmt, ...)
 {
@@ -128,8 +128,8 @@ static void line_printf(struct log_line *l, const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		line_put(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
-							  : sizeof(tmp) - 1);
+		line_put(l, tmp,
+		         (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 static bool kv_needs_quotes(const char *s)
@@ -156,7 +156,7 @@ static void line_escaped(struct log_line *l, const char *s, bool json)
 		size_t n = utf8_valid_prefix(p);
 
 		if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '"' &&
-			      *p != '\\')) {
+		              *p != '\\')) {
 			line_put(l, (const char *)p, n);
 			p += n;
 			continue;

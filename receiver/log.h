@@ -54,14 +54,17 @@ struct log_kv {
 	} v;
 };
 
-#define LOG_S(k, x) ((struct log_kv){ .key = (k), .type = LOG_T_STR, .v.s = (x) })
-#define LOG_I(k, x)                                                           \
+#define LOG_S(k, x)                                                            \
+	((struct log_kv){ .key = (k), .type = LOG_T_STR, .v.s = (x) })
+#define LOG_I(k, x)                                                            \
 	((struct log_kv){ .key = (k), .type = LOG_T_INT, .v.i = (int64_t)(x) })
-#define LOG_U(k, x)                                                           \
-	((struct log_kv){ .key = (k), .type = LOG_T_UINT, .v.u = (uint64_t)(x) })
-#define LOG_D(k, x)                                                           \
+#define LOG_U(k, x)                                                            \
+	((struct log_kv){                                                      \
+	    .key = (k), .type = LOG_T_UINT, .v.u = (uint64_t)(x) })
+#define LOG_D(k, x)                                                            \
 	((struct log_kv){ .key = (k), .type = LOG_T_DBL, .v.d = (double)(x) })
-#define LOG_B(k, x) ((struct log_kv){ .key = (k), .type = LOG_T_BOOL, .v.b = (x) })
+#define LOG_B(k, x)                                                            \
+	((struct log_kv){ .key = (k), .type = LOG_T_BOOL, .v.b = (x) })
 #define LOG_END ((struct log_kv){ .key = NULL, .type = LOG_T_END })
 
 /* Set the threshold and format; safe to call from any thread. */
@@ -81,10 +84,10 @@ bool log_format_parse(const char *name, enum log_format *out);
  * LOG_END. Use the log_* macros, which add LOG_END and check the level. */
 void log_emit(enum log_level level, const char *msg, ...);
 
-#define log_at(lvl, ...)                                                      \
-	do {                                                                  \
-		if (log_enabled(lvl))                                         \
-			log_emit(lvl, __VA_ARGS__, LOG_END);                  \
+#define log_at(lvl, ...)                                                       \
+	do {                                                                   \
+		if (log_enabled(lvl))                                          \
+			log_emit(lvl, __VA_ARGS__, LOG_END);                   \
 	} while (0)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_at(LOG_INFO, __VA_ARGS__)

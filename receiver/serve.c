@@ -21,7 +21,7 @@
 #include "store/place.h"
 #include "store/writer.h"
 
-#define DRAIN_POLL_MS 20
+#define DRAIN_POLL_MS    20
 #define SELF_SIGNED_DAYS 825
 
 struct serve {
@@ -45,7 +45,7 @@ static SSL_CTX *load_tls(const struct config *cfg, char *err, size_t size)
 
 	if (tls->self_signed &&
 	    !tls_self_signed_ensure(tls->cert_file, tls->key_file,
-				    SELF_SIGNED_DAYS, err, size))
+	                            SELF_SIGNED_DAYS, err, size))
 		return NULL;
 	return tls_server_context(tls, err, size);
 }
@@ -55,7 +55,8 @@ static SSL_CTX *load_tls(const struct config *cfg, char *err, size_t size)
 static void log_config_errors(const struct config_errors *errs)
 {
 	for (size_t i = 0; i < errs->count; i++)
-		log_error("configuration error", LOG_S("error", errs->lines[i]));
+		log_error("configuration error",
+		          LOG_S("error", errs->lines[i]));
 }
 
 static void reload(struct serve *s)
@@ -69,20 +70,21 @@ static void reload(struct serve *s)
 		log_config_errors(&errs);
 		config_errors_free(&errs);
 		log_error("reload refused; keeping the running configuration",
-			  LOG_S("reason", "configuration not valid"));
+		          LOG_S("reason", "configuration not valid"));
 		return;
 	}
 	if (config_needs_restart(s->cfg, cfg, name, sizeof(name))) {
-		log_error("reload refused; keeping the running configuration",
-			  LOG_S("reason", "option changed that needs a restart"),
-			  LOG_S("option", name));
+		log_error(
+		    "reload refused; keeping the running configuration",
+		    LOG_S("reason", "option changed that needs a restart"),
+		    LOG_S("option", name));
 		config_unref(cfg);
 		return;
 	}
 	tls = load_tls(cfg, err, sizeof(err));
 	if (tls == NULL) {
 		log_error("reload refused; keeping the running configuration",
-			  LOG_S("reason", err));
+		          LOG_S("reason", err));
 		config_unref(cfg);
 		return;
 	}
@@ -102,7 +104,7 @@ static bool past(const struct timespec *deadline)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec > deadline->tv_sec ||
 	       (now.tv_sec == deadline->tv_sec &&
-		now.tv_nsec >= deadline->tv_nsec);
+	        now.tv_nsec >= deadline->tv_nsec);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -115,7 +117,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	if (left == 0 || past(&s->drain_deadline)) {
 		if (left > 0)
 			log_warn("stopping with requests unanswered",
-				 LOG_I("in_flight", left));
+			         LOG_I("in_flight", left));
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
@@ -133,7 +135,7 @@ static void start_drain(struct serve *s, const char *why)
 	}
 	s->draining = true;
 	log_info("stopping", LOG_S("signal", why),
-		 LOG_I("in_flight", http_server_in_flight(s->http)));
+	         LOG_I("in_flight", http_server_in_flight(s->http)));
 	http_server_stop_accepting(s->http);
 	clock_gettime(CLOCK_MONOTONIC, &s->drain_deadline);
 	s->drain_deadline.tv_sec += ms / 1000;
@@ -173,8 +175,8 @@ static bool prepare_database(struct serve *s, char *err, size_t size)
 		snprintf(err, size, "database unreachable: %s", why);
 		return false;
 	}
-	ok = migrate_apply(conn, migrate_embedded, migrate_embedded_count,
-			   NULL, NULL, why, sizeof(why));
+	ok = migrate_apply(conn, migrate_embedded, migrate_embedded_count, NULL,
+	                   NULL, why, sizeof(why));
 	PQfinish(conn);
 	if (!ok)
 		snprintf(err, size, "migration failed: %s", why);
@@ -205,8 +207,8 @@ static bool start_http(struct serve *s, char *err, size_t size)
 	if (s->http == NULL)
 		return false;
 	log_info("listening", LOG_S("address", s->cfg->listen.address),
-		 LOG_I("port", http_server_port(s->http)),
-		 LOG_S("cert", s->cfg->tls.cert_file));
+	         LOG_I("port", http_server_port(s->http)),
+	         LOG_S("cert", s->cfg->tls.cert_file));
 	return true;
 }
 

@@ -11,13 +11,13 @@
 #include "config/config.h"
 
 static const char usage[] =
-	"usage: herald check-config [--print] [FILE]\n"
-	"\n"
-	"Validate FILE (default: $HERALD_CONFIG or /etc/herald/herald.json)\n"
-	"and exit 0 if it is valid, 1 if not, printing every error as\n"
-	"file:line:column: message.\n"
-	"\n"
-	"  -p, --print   print the effective configuration, secrets redacted\n";
+    "usage: herald check-config [--print] [FILE]\n"
+    "\n"
+    "Validate FILE (default: $HERALD_CONFIG or /etc/herald/herald.json)\n"
+    "and exit 0 if it is valid, 1 if not, printing every error as\n"
+    "file:line:column: message.\n"
+    "\n"
+    "  -p, --print   print the effective configuration, secrets redacted\n";
 
 int cli_check_config(int argc, char **argv)
 {

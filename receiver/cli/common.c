@@ -47,12 +47,12 @@ struct config *cli_common_setup(const struct cli_common *o)
 
 	if (o->log_format && !log_format_parse(o->log_format, &format)) {
 		fprintf(stderr, "herald: unknown log format \"%s\"\n",
-			o->log_format);
+		        o->log_format);
 		return NULL;
 	}
 	if (o->log_level && !log_level_parse(o->log_level, &level)) {
 		fprintf(stderr, "herald: unknown log level \"%s\"\n",
-			o->log_level);
+		        o->log_level);
 		return NULL;
 	}
 	cfg = cli_load_config(cli_config_path(o->config_path));

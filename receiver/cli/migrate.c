@@ -12,14 +12,14 @@
 #include "store/place.h"
 
 static const char usage[] =
-	"usage: herald migrate [--status] [--dir DIR] [OPTIONS]\n"
-	"\n"
-	"Apply the database migrations built into herald, in order, each in\n"
-	"its own transaction. Safe to run from several processes at once.\n"
-	"\n"
-	"  -s, --status            list migrations and whether each is applied\n"
-	"  -d, --dir DIR           use the NNNN_name.sql files of DIR instead\n"
-	CLI_COMMON_USAGE;
+    "usage: herald migrate [--status] [--dir DIR] [OPTIONS]\n"
+    "\n"
+    "Apply the database migrations built into herald, in order, each in\n"
+    "its own transaction. Safe to run from several processes at once.\n"
+    "\n"
+    "  -s, --status            list migrations and whether each is applied\n"
+    "  -d, --dir DIR           use the NNNN_name.sql files of DIR "
+    "instead\n" CLI_COMMON_USAGE;
 
 static void report(const struct migration *m, void *arg)
 {
@@ -29,14 +29,13 @@ static void report(const struct migration *m, void *arg)
 
 static int show_status(PGconn *conn, const struct migration *list, size_t n)
 {
-	static const char *const states[] = { "applied", "pending",
-					      "CHANGED" };
+	static const char *const states[] = { "applied", "pending", "CHANGED" };
 	struct migrate_status_row *rows = calloc(n + 1, sizeof(*rows));
 	char err[512];
 	int status = CLI_OK;
 
-	if (rows == NULL || !migrate_status(conn, list, n, rows, err,
-					    sizeof(err))) {
+	if (rows == NULL ||
+	    !migrate_status(conn, list, n, rows, err, sizeof(err))) {
 		fprintf(stderr, "herald: %s\n", rows ? err : "out of memory");
 		free(rows);
 		return CLI_FAILED;
@@ -52,7 +51,7 @@ static int show_status(PGconn *conn, const struct migration *list, size_t n)
 }
 
 static int run(PGconn *conn, const struct migration *list, size_t n,
-	       bool status)
+               bool status)
 {
 	char err[1024];
 
@@ -66,8 +65,7 @@ static int run(PGconn *conn, const struct migration *list, size_t n,
 	return CLI_OK;
 }
 
-static int with_database(const struct config *cfg, const char *dir,
-			 bool status)
+static int with_database(const struct config *cfg, const char *dir, bool status)
 {
 	struct migration_set set = { 0 };
 	const struct migration *list = migrate_embedded;

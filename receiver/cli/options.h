@@ -17,15 +17,17 @@ struct cli_common {
 };
 
 /* getopt_long entries for the common options; use in a longopts table. */
-#define CLI_COMMON_LONGOPTS                                                   \
-	{ "config", required_argument, NULL, 'c' },                           \
-		{ "log-format", required_argument, NULL, 'F' },               \
-		{ "log-level", required_argument, NULL, 'L' }
+#define CLI_COMMON_LONGOPTS                                                    \
+	{ "config", required_argument, NULL, 'c' },                            \
+	    { "log-format", required_argument, NULL, 'F' },                    \
+	{                                                                      \
+		"log-level", required_argument, NULL, 'L'                      \
+	}
 
-#define CLI_COMMON_USAGE                                                      \
-	"  -c, --config FILE       configuration (default: $HERALD_CONFIG\n" \
-	"                          or /etc/herald/herald.json)\n"             \
-	"      --log-format FMT    kv (default) or json\n"                    \
+#define CLI_COMMON_USAGE                                                       \
+	"  -c, --config FILE       configuration (default: $HERALD_CONFIG\n"   \
+	"                          or /etc/herald/herald.json)\n"              \
+	"      --log-format FMT    kv (default) or json\n"                     \
 	"      --log-level LEVEL   debug, info, warn or error\n"
 
 /* Take option c (from getopt_long) if it is a common one. */

@@ -5,11 +5,11 @@
 #include "serve.h"
 
 static const char usage[] =
-	"usage: herald serve [OPTIONS]\n"
-	"\n"
-	"Receive events over HTTPS until SIGTERM or SIGINT; SIGHUP reloads\n"
-	"the configuration and the TLS certificate.\n"
-	"\n" CLI_COMMON_USAGE;
+    "usage: herald serve [OPTIONS]\n"
+    "\n"
+    "Receive events over HTTPS until SIGTERM or SIGINT; SIGHUP reloads\n"
+    "the configuration and the TLS certificate.\n"
+    "\n" CLI_COMMON_USAGE;
 
 int cli_serve(int argc, char **argv)
 {

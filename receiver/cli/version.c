@@ -1,8 +1,8 @@
-#include <openssl/crypto.h>
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 
 #include "cli/cli.h"

@@ -22,7 +22,7 @@
 
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 static const char *const log_levels[] = { "debug", "info", "warn", "error",
-					  NULL };
+	                                  NULL };
 static const char *const log_formats[] = { "kv", "json", NULL };
 
 /* listen */
@@ -44,8 +44,8 @@ static const struct cfg_option listen_options[] = {
 	  OPT(struct config_listen, request_timeout_ms), .def = "10s",
 	  .min = 100, .max = 3600000 },
 	{ "idle_timeout", CFG_DURATION,
-	  OPT(struct config_listen, idle_timeout_ms), .def = "60s",
-	  .min = 1000, .max = 3600000 },
+	  OPT(struct config_listen, idle_timeout_ms), .def = "60s", .min = 1000,
+	  .max = 3600000 },
 	{ "shutdown_timeout", CFG_DURATION,
 	  OPT(struct config_listen, shutdown_timeout_ms), .def = "10s",
 	  .min = 0, .max = 600000 },
@@ -54,7 +54,7 @@ static const struct cfg_option listen_options[] = {
 	  .min = 1024, .max = 1024 * 1024 },
 	{ "max_body_size", CFG_SIZE, OPT(struct config_listen, max_body_size),
 	  .def = "1MiB", .min = 1024, .max = 64 * 1024 * 1024 },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct cfg_section listen_section = {
@@ -64,7 +64,7 @@ static const struct cfg_section listen_section = {
 /* tls */
 
 static bool tls_validate(struct cfg_ctx *ctx, void *obj,
-			 const struct cfg_where *w)
+                         const struct cfg_where *w)
 {
 	struct config_tls *tls = obj;
 
@@ -72,8 +72,8 @@ static bool tls_validate(struct cfg_ctx *ctx, void *obj,
 		return true;
 	if (tls->cert_file == NULL || tls->key_file == NULL) {
 		cfg_error_at(ctx, w, NULL,
-			     "\"cert_file\" and \"key_file\" are required "
-			     "unless \"self_signed\" is true");
+		             "\"cert_file\" and \"key_file\" are required "
+		             "unless \"self_signed\" is true");
 		return false;
 	}
 	return true;
@@ -86,7 +86,7 @@ static const struct cfg_option tls_options[] = {
 	  .def = "false" },
 	{ "min_version", CFG_ENUM, OPT(struct config_tls, min_version),
 	  .def = "1.2", .choices = tls_versions },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct cfg_section tls_section = {
@@ -101,7 +101,7 @@ static const struct cfg_option embedded_options[] = {
 	  .restart = true },
 	{ "user", CFG_STRING, OPT(struct config_embedded, user),
 	  .def = "postgres", .restart = true },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct cfg_section embedded_section = {
@@ -123,11 +123,11 @@ static const struct cfg_option database_options[] = {
 	  .restart = true },
 	{ "embedded", CFG_OBJECT, OPT(struct config_database, embedded),
 	  .sub = &embedded_section },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static bool database_validate(struct cfg_ctx *ctx, void *obj,
-			      const struct cfg_where *w)
+                              const struct cfg_where *w)
 {
 	struct config_database *db = obj;
 	PQconninfoOption *opts;
@@ -141,8 +141,10 @@ static bool database_validate(struct cfg_ctx *ctx, void *obj,
 		 * password, so it is not repeated. */
 		size_t n = err ? strcspn(err, "\n") : 0;
 
-		cfg_error_at(ctx, w, "url", "not a valid connection string: "
-			     "%.*s", (int)n, err ? err : "out of memory");
+		cfg_error_at(ctx, w, "url",
+		             "not a valid connection string: "
+		             "%.*s",
+		             (int)n, err ? err : "out of memory");
 		PQfreemem(err);
 		return false;
 	}
@@ -162,7 +164,7 @@ static const struct cfg_option log_options[] = {
 	  .choices = log_levels },
 	{ "format", CFG_ENUM, OPT(struct config_log, format), .def = "kv",
 	  .choices = log_formats },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct cfg_section log_section = {
@@ -174,7 +176,7 @@ static const struct cfg_section log_section = {
 static const struct cfg_option admin_options[] = {
 	{ "token", CFG_STRING, OPT(struct config_admin, token),
 	  .secret = true },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct cfg_section admin_section = {
@@ -184,7 +186,7 @@ static const struct cfg_section admin_section = {
 /* top level */
 
 static bool top_validate(struct cfg_ctx *ctx, void *obj,
-			 const struct cfg_where *w)
+                         const struct cfg_where *w)
 {
 	struct config *cfg = obj;
 	const char *u = cfg->public_url;
@@ -192,7 +194,7 @@ static bool top_validate(struct cfg_ctx *ctx, void *obj,
 	if (u != NULL && strncmp(u, "https://", 8) != 0 &&
 	    strncmp(u, "http://", 7) != 0) {
 		cfg_error_at(ctx, w, "public_url",
-			     "must start with https:// or http://");
+		             "must start with https:// or http://");
 		return false;
 	}
 	if (cfg->state_dir[0] == '\0') {
@@ -214,7 +216,7 @@ static const struct cfg_option top_options[] = {
 	{ "log", CFG_OBJECT, OPT(struct config, log), .sub = &log_section },
 	{ "admin", CFG_OBJECT, OPT(struct config, admin),
 	  .sub = &admin_section },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct cfg_section top_section = {
@@ -242,8 +244,8 @@ static json_t *config_show_conninfo(const void *field)
 		if (o->val == NULL)
 			continue;
 		fprintf(f, "%s%s=%s", ftell(f) ? " " : "", o->keyword,
-			strcmp(o->keyword, "password") == 0 ? "<redacted>"
-							     : o->val);
+		        strcmp(o->keyword, "password") == 0 ? "<redacted>"
+		                                            : o->val);
 	}
 	if (f != NULL)
 		fclose(f);
@@ -256,7 +258,7 @@ static json_t *config_show_conninfo(const void *field)
 /* Loading */
 
 static bool read_file(const char *path, char **text, size_t *len,
-		      struct cfg_ctx *ctx)
+                      struct cfg_ctx *ctx)
 {
 	FILE *f = fopen(path, "re");
 	size_t cap = 64 * 1024, n = 0;
@@ -270,8 +272,8 @@ static bool read_file(const char *path, char **text, size_t *len,
 	while (buf != NULL && !feof(f) && !ferror(f)) {
 		if (n == cap) {
 			char *bigger = cap < CONFIG_FILE_MAX
-					       ? realloc(buf, cap * 2)
-					       : NULL;
+			                   ? realloc(buf, cap * 2)
+			                   : NULL;
 
 			if (bigger == NULL) {
 				free(buf);
@@ -285,7 +287,7 @@ static bool read_file(const char *path, char **text, size_t *len,
 	}
 	if (buf == NULL || ferror(f)) {
 		cfg_error_pos(ctx, 0, 0, "%s",
-			      buf ? strerror(errno) : "file too large");
+		              buf ? strerror(errno) : "file too large");
 		free(buf);
 		fclose(f);
 		return false;
@@ -297,7 +299,7 @@ static bool read_file(const char *path, char **text, size_t *len,
 }
 
 static bool expand_tree(struct cfg_ctx *ctx, json_t *v,
-			const struct cfg_where *w)
+                        const struct cfg_where *w)
 {
 	struct cfg_where child;
 	bool ok = true;
@@ -309,18 +311,20 @@ static bool expand_tree(struct cfg_ctx *ctx, json_t *v,
 		char err[256], *out;
 
 		if (!expand_env(ctx->arena, json_string_value(v), &out, err,
-				sizeof(err))) {
+		                sizeof(err))) {
 			cfg_error_at(ctx, w, NULL, "%s", err);
 			return false;
 		}
 		json_string_set(v, out);
 	} else if (json_is_object(v)) {
-		json_object_foreach(v, key, item) {
+		json_object_foreach(v, key, item)
+		{
 			cfg_where_child(&child, w, key, false);
 			ok &= expand_tree(ctx, item, &child);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			char index[24];
 
 			snprintf(index, sizeof(index), "%zu", i);
@@ -333,13 +337,19 @@ static bool expand_tree(struct cfg_ctx *ctx, json_t *v,
 
 static json_t *parse(struct cfg_ctx *ctx, const char *text, size_t len)
 {
+	const char *nul = memchr(text, '\0', len);
 	json_error_t jerr;
 	json_t *root;
 
+	if (nul != NULL) {
+		cfg_error_pos(ctx, 1, 1, "invalid JSON: NUL byte at offset %zu",
+		              (size_t)(nul - text));
+		return NULL;
+	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		cfg_error_pos(ctx, jerr.line, jerr.column, "invalid JSON: %s",
-			      jerr.text);
+		              jerr.text);
 		return NULL;
 	}
 	if (!jsonpos_build(&ctx->pos, text, len)) {
@@ -372,28 +382,32 @@ static void take_errors(struct cfg_ctx *ctx, struct config_errors *errs)
 {
 	size_t n = ctx->nerrors + (ctx->dropped ? 1 : 0);
 
-	errs->lines = calloc(n + 1, sizeof(char *));
+	errs->lines = NULL;
 	errs->count = 0;
+	if (n == 0)
+		return;
+	cfg_sort_errors(ctx);
+	errs->lines = calloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < ctx->nerrors; i++) {
 		if (errs->lines != NULL)
-			errs->lines[errs->count++] = ctx->errors[i];
+			errs->lines[errs->count++] = ctx->errors[i].text;
 		else
-			free(ctx->errors[i]);
+			free(ctx->errors[i].text);
 	}
 	if (ctx->dropped && errs->lines != NULL &&
 	    asprintf(&errs->lines[errs->count], "%s: %zu more errors",
-		     ctx->file, ctx->dropped) >= 0)
+	             ctx->file, ctx->dropped) >= 0)
 		errs->count++;
 	ctx->nerrors = 0;
 }
 
-struct config *config_load(const char *path, struct config_errors *errs)
+static struct config *load(const char *path, const char *given, size_t len,
+                           struct config_errors *errs)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct cfg_ctx ctx = { .file = path };
 	struct cfg_where top = { .pointer = "", .name = "" };
 	char *text = NULL;
-	size_t len = 0;
 	bool ok = false;
 
 	errs->lines = NULL;
@@ -404,8 +418,8 @@ struct config *config_load(const char *path, struct config_errors *errs)
 	ctx.arena = &cfg->arena;
 	cfg->path = arena_strdup(&cfg->arena, path);
 
-	if (read_file(path, &text, &len, &ctx))
-		cfg->root = parse(&ctx, text, len);
+	if (given != NULL || read_file(path, &text, &len, &ctx))
+		cfg->root = parse(&ctx, given ? given : text, len);
 	if (cfg->root != NULL && expand_tree(&ctx, cfg->root, &top) &&
 	    cfg_read(&ctx, &top_section, cfg, cfg->root, &top)) {
 		derive(cfg);
@@ -420,6 +434,17 @@ struct config *config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	return cfg;
+}
+
+struct config *config_load(const char *path, struct config_errors *errs)
+{
+	return load(path, NULL, 0, errs);
+}
+
+struct config *config_load_text(const char *name, const char *text, size_t len,
+                                struct config_errors *errs)
+{
+	return load(name, text, len, errs);
 }
 
 void config_errors_print(const struct config_errors *errs, FILE *out)
@@ -458,7 +483,7 @@ json_t *config_show(const struct config *cfg)
 }
 
 bool config_needs_restart(const struct config *old, const struct config *new,
-			  char *name, size_t size)
+                          char *name, size_t size)
 {
 	return cfg_restart_diff(&top_section, old, new, name, size);
 }

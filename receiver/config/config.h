@@ -91,7 +91,12 @@ struct config_errors {
  * config_errors_free).
  */
 struct config *config_load(const char *path, struct config_errors *errs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
+
+/* The same, from text already in memory; name is used in messages. */
+struct config *config_load_text(const char *name, const char *text, size_t len,
+                                struct config_errors *errs)
+    __attribute__((warn_unused_result));
 
 void config_errors_print(const struct config_errors *errs, FILE *out);
 void config_errors_free(struct config_errors *errs);
@@ -106,6 +111,6 @@ json_t *config_show(const struct config *cfg);
 /* If an option that needs a restart differs, write its name and return
  * true. */
 bool config_needs_restart(const struct config *old, const struct config *new,
-			  char *name, size_t size);
+                          char *name, size_t size);
 
 #endif

@@ -39,7 +39,7 @@ static bool name_char(char c, bool first)
  * its closing brace.
  */
 static bool expand_one(const char **pp, struct growbuf *b, char *err,
-		       size_t size)
+                       size_t size)
 {
 	const char *p = *pp, *name = p, *close, *def = NULL, *value;
 	size_t name_len, value_len;
@@ -56,7 +56,7 @@ static bool expand_one(const char **pp, struct growbuf *b, char *err,
 	}
 	if (name_len == 0 || (def == NULL && p != close)) {
 		snprintf(err, size, "bad variable reference \"${%.*s}\"",
-			 (int)(close - name), name);
+		         (int)(close - name), name);
 		return false;
 	}
 
@@ -87,7 +87,7 @@ static bool expand_one(const char **pp, struct growbuf *b, char *err,
 }
 
 bool expand_env(struct arena *a, const char *in, char **out, char *err,
-		size_t size)
+                size_t size)
 {
 	struct growbuf b = { 0 };
 	const char *p = in;

@@ -16,7 +16,7 @@
  * (size bytes) says why, naming the variable; the value is never shown.
  */
 bool expand_env(struct arena *a, const char *in, char **out, char *err,
-		size_t size) __attribute__((warn_unused_result));
+                size_t size) __attribute__((warn_unused_result));
 
 /* True if s contains a ${...} reference. */
 bool expand_has_reference(const char *s);

@@ -102,10 +102,13 @@ static size_t scan_escape(struct scan *s, char *out)
 	case 'u': break;
 	default: *out = c; return 1;
 	}
+	if (s->end - s->p < 4)
+		return 0;
 	cp = scan_hex4(s->p);
 	for (int i = 0; i < 4; i++)
 		scan_advance(s);
-	if (cp >= 0xd800 && cp < 0xdc00 && s->p[0] == '\\' && s->p[1] == 'u') {
+	if (cp >= 0xd800 && cp < 0xdc00 && s->end - s->p >= 6 &&
+	    s->p[0] == '\\' && s->p[1] == 'u') {
 		unsigned lo = scan_hex4(s->p + 2);
 
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -156,7 +159,7 @@ static bool scan_member(struct scan *s, size_t base)
 	if (*s->p != '"' || !scan_string(s, key, sizeof(key)))
 		return false;
 	scan_space(s);
-	if (*s->p != ':')
+	if (s->p >= s->end || *s->p != ':')
 		return false;
 	scan_advance(s);
 	scan_space(s);
@@ -186,16 +189,18 @@ static bool scan_container(struct scan *s, char close, bool object)
 			snprintf(index, sizeof(index), "%zu", i);
 			s->pointer[base] = '\0';
 			ok = jsonpos_append(s->pointer, sizeof(s->pointer),
-					    index) &&
+			                    index) &&
 			     scan_value(s, 0, 0);
 		}
 		if (!ok)
 			return false;
 		i++;
 		scan_space(s);
-		if (*s->p == ',') {
+		if (s->p < s->end && *s->p == ',') {
 			scan_advance(s);
 			scan_space(s);
+		} else if (s->p < s->end && *s->p != close) {
+			return false;
 		}
 	}
 	s->pointer[base] = '\0';
@@ -216,9 +221,13 @@ static bool scan_value(struct scan *s, int kl, int kc)
 	case '"': return scan_string(s, NULL, 0);
 	default: break;
 	}
-	while (s->p < s->end && strchr(",]} \t\r\n", *s->p) == NULL)
+	/* A number or a literal: up to the next delimiter. */
+	const char *start = s->p;
+
+	while (s->p < s->end && *s->p != '\0' &&
+	       strchr(",]} \t\r\n", *s->p) == NULL)
 		scan_advance(s);
-	return true;
+	return s->p > start;
 }
 
 bool jsonpos_build(struct jsonpos *idx, const char *text, size_t len)
@@ -241,7 +250,7 @@ bool jsonpos_build(struct jsonpos *idx, const char *text, size_t len)
 }
 
 const struct jsonpos_entry *jsonpos_find(const struct jsonpos *idx,
-					 const char *pointer)
+                                         const char *pointer)
 {
 	for (size_t i = 0; i < idx->count; i++) {
 		if (strcmp(idx->entries[i].pointer, pointer) == 0)
@@ -266,7 +275,9 @@ bool jsonpos_append(char *pointer, size_t size, const char *key)
 		return false;
 	pointer[n++] = '/';
 	for (; *key; key++) {
-		const char *rep = *key == '~' ? "~0" : *key == '/' ? "~1" : NULL;
+		const char *rep = *key == '~'   ? "~0"
+		                  : *key == '/' ? "~1"
+		                                : NULL;
 		size_t k = rep ? 2 : 1;
 
 		if (n + k >= size)

@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 struct jsonpos_entry {
-	char *pointer;     /* RFC 6901 pointer, "" for the root */
-	int key_line;      /* position of the member name, 0 if none */
+	char *pointer; /* RFC 6901 pointer, "" for the root */
+	int key_line;  /* position of the member name, 0 if none */
 	int key_column;
-	int value_line;    /* position of the value's first character */
+	int value_line; /* position of the value's first character */
 	int value_column;
 };
 
@@ -26,11 +26,11 @@ struct jsonpos {
 /* Index text (len bytes). False if the text is not JSON after all or memory
  * ran out; the index is then empty. Free with jsonpos_free. */
 bool jsonpos_build(struct jsonpos *idx, const char *text, size_t len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The entry for pointer, or NULL; borrowed from idx. */
 const struct jsonpos_entry *jsonpos_find(const struct jsonpos *idx,
-					 const char *pointer);
+                                         const char *pointer);
 
 void jsonpos_free(struct jsonpos *idx);
 

@@ -18,8 +18,7 @@ static const char cfg_redacted[] = "<redacted>";
 
 /* Errors */
 
-static void ctx_add(struct cfg_ctx *ctx, int line, int column,
-		    const char *msg)
+static void ctx_add(struct cfg_ctx *ctx, int line, int column, const char *msg)
 {
 	char *text;
 
@@ -29,14 +28,29 @@ static void ctx_add(struct cfg_ctx *ctx, int line, int column,
 	}
 	if (line == 0 && asprintf(&text, "%s: %s", ctx->file, msg) < 0)
 		return;
-	if (line > 0 && asprintf(&text, "%s:%d:%d: %s", ctx->file, line,
-				 column, msg) < 0)
+	if (line > 0 &&
+	    asprintf(&text, "%s:%d:%d: %s", ctx->file, line, column, msg) < 0)
 		return;
-	ctx->errors[ctx->nerrors++] = text;
+	ctx->errors[ctx->nerrors++] = (struct cfg_error){ line, column, text };
+}
+
+static int by_position(const void *a, const void *b)
+{
+	const struct cfg_error *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->column > y->column) - (x->column < y->column);
+}
+
+void cfg_sort_errors(struct cfg_ctx *ctx)
+{
+	/* qsort is not stable; equal positions keep no promised order. */
+	qsort(ctx->errors, ctx->nerrors, sizeof(*ctx->errors), by_position);
 }
 
 void cfg_error_pos(struct cfg_ctx *ctx, int line, int column, const char *fmt,
-		   ...)
+                   ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -48,7 +62,7 @@ void cfg_error_pos(struct cfg_ctx *ctx, int line, int column, const char *fmt,
 }
 
 void cfg_where_child(struct cfg_where *child, const struct cfg_where *w,
-		     const char *key, bool index)
+                     const char *key, bool index)
 {
 	size_t n = strlen(w->name);
 
@@ -59,11 +73,15 @@ void cfg_where_child(struct cfg_where *child, const struct cfg_where *w,
 		snprintf(child->name + n, sizeof(child->name) - n, "[%s]", key);
 	else
 		snprintf(child->name + n, sizeof(child->name) - n, "%s%s",
-			 n ? "." : "", key);
+		         n ? "." : "", key);
 }
 
 static void error_va(struct cfg_ctx *ctx, const struct cfg_where *w,
-		     bool at_key, const char *fmt, va_list ap)
+                     bool at_key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void error_va(struct cfg_ctx *ctx, const struct cfg_where *w,
+                     bool at_key, const char *fmt, va_list ap)
 {
 	const struct jsonpos_entry *e = jsonpos_find(&ctx->pos, w->pointer);
 	int line = 1, column = 1;
@@ -84,10 +102,11 @@ static void error_va(struct cfg_ctx *ctx, const struct cfg_where *w,
 }
 
 static void cfg_error(struct cfg_ctx *ctx, const struct cfg_where *w,
-		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void cfg_error(struct cfg_ctx *ctx, const struct cfg_where *w,
-		      const char *fmt, ...)
+                      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -97,10 +116,11 @@ static void cfg_error(struct cfg_ctx *ctx, const struct cfg_where *w,
 }
 
 static void error_key(struct cfg_ctx *ctx, const struct cfg_where *w,
-		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void error_key(struct cfg_ctx *ctx, const struct cfg_where *w,
-		      const char *fmt, ...)
+                      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -110,7 +130,7 @@ static void error_key(struct cfg_ctx *ctx, const struct cfg_where *w,
 }
 
 void cfg_error_at(struct cfg_ctx *ctx, const struct cfg_where *w,
-		  const char *key, const char *fmt, ...)
+                  const char *key, const char *fmt, ...)
 {
 	struct cfg_where child;
 	const struct cfg_where *at = w;
@@ -129,7 +149,7 @@ void cfg_error_at(struct cfg_ctx *ctx, const struct cfg_where *w,
 void cfg_ctx_free(struct cfg_ctx *ctx)
 {
 	for (size_t i = 0; i < ctx->nerrors; i++)
-		free(ctx->errors[i]);
+		free(ctx->errors[i].text);
 	ctx->nerrors = 0;
 	jsonpos_free(&ctx->pos);
 }
@@ -165,7 +185,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 static void consider(const char *key, const char *name, const char **best,
-		     size_t *dist)
+                     size_t *dist)
 {
 	size_t d = edit_distance(key, name);
 
@@ -176,7 +196,7 @@ static void consider(const char *key, const char *name, const char **best,
 }
 
 static const char *closest_option(const struct cfg_section *sec,
-				  const char *key)
+                                  const char *key)
 {
 	static _Thread_local char file_name[80];
 	const char *best = NULL;
@@ -207,7 +227,7 @@ struct unit {
 };
 
 static const struct unit duration_units[] = {
-	{ "ms", 1 },	  { "s", 1000 },	{ "m", 60000 },
+	{ "ms", 1 },      { "s", 1000 },     { "m", 60000 },
 	{ "h", 3600000 }, { "d", 86400000 }, { NULL, 0 },
 };
 
@@ -220,7 +240,7 @@ static const struct unit size_units[] = {
 };
 
 static bool parse_with_units(const char *s, const struct unit *units,
-			     int64_t *out)
+                             int64_t *out)
 {
 	char *end;
 	long long n;
@@ -255,14 +275,14 @@ static json_t *show_with_units(int64_t v, const struct unit *units)
 			best = u;
 	}
 	snprintf(text, sizeof(text), "%" PRId64 "%s", v / best->factor,
-		 best->suffix);
+	         best->suffix);
 	return json_string(text);
 }
 
 /* Readers, one per kind */
 
 typedef bool (*cfg_reader)(struct cfg_ctx *ctx, const struct cfg_option *o,
-			   json_t *v, void *field, const struct cfg_where *w);
+                           json_t *v, void *field, const struct cfg_where *w);
 
 static const char *json_kind_name(const json_t *v)
 {
@@ -280,26 +300,28 @@ static const char *json_kind_name(const json_t *v)
 }
 
 static bool expect(struct cfg_ctx *ctx, const json_t *v, bool ok,
-		   const char *what, const struct cfg_where *w)
+                   const char *what, const struct cfg_where *w)
 {
 	if (!ok)
 		cfg_error(ctx, w, "expected %s, got %s", what,
-			  json_kind_name(v));
+		          json_kind_name(v));
 	return ok;
 }
 
 static bool check_range(struct cfg_ctx *ctx, const struct cfg_option *o,
-			int64_t v, const struct cfg_where *w)
+                        int64_t v, const struct cfg_where *w)
 {
 	const struct unit *units = o->kind == CFG_DURATION ? duration_units
-			       : o->kind == CFG_SIZE	   ? size_units
-							   : NULL;
+	                           : o->kind == CFG_SIZE   ? size_units
+	                                                   : NULL;
 
 	if (o->min >= o->max || (v >= o->min && v <= o->max))
 		return true;
 	if (units == NULL) {
-		cfg_error(ctx, w, "%" PRId64 " is out of range (%" PRId64
-			  " to %" PRId64 ")", v, o->min, o->max);
+		cfg_error(ctx, w,
+		          "%" PRId64 " is out of range (%" PRId64 " to %" PRId64
+		          ")",
+		          v, o->min, o->max);
 		return false;
 	}
 
@@ -307,8 +329,9 @@ static bool check_range(struct cfg_ctx *ctx, const struct cfg_option *o,
 	json_t *smin = show_with_units(o->min, units);
 	json_t *smax = show_with_units(o->max, units);
 
-	cfg_error(ctx, w, "%s is out of range (%s to %s)", json_string_value(sv),
-		  json_string_value(smin), json_string_value(smax));
+	cfg_error(ctx, w, "%s is out of range (%s to %s)",
+	          json_string_value(sv), json_string_value(smin),
+	          json_string_value(smax));
 	json_decref(sv);
 	json_decref(smin);
 	json_decref(smax);
@@ -316,7 +339,7 @@ static bool check_range(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_string(struct cfg_ctx *ctx, const struct cfg_option *o,
-			json_t *v, void *field, const struct cfg_where *w)
+                        json_t *v, void *field, const struct cfg_where *w)
 {
 	(void)o;
 	if (!expect(ctx, v, json_is_string(v), "a string", w))
@@ -329,8 +352,8 @@ static bool read_string(struct cfg_ctx *ctx, const struct cfg_option *o,
 	return true;
 }
 
-static bool read_int(struct cfg_ctx *ctx, const struct cfg_option *o,
-		     json_t *v, void *field, const struct cfg_where *w)
+static bool read_int(struct cfg_ctx *ctx, const struct cfg_option *o, json_t *v,
+                     void *field, const struct cfg_where *w)
 {
 	int64_t n;
 
@@ -356,7 +379,7 @@ static bool read_int(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_bool(struct cfg_ctx *ctx, const struct cfg_option *o,
-		      json_t *v, void *field, const struct cfg_where *w)
+                      json_t *v, void *field, const struct cfg_where *w)
 {
 	const char *s = json_string_value(v);
 
@@ -372,21 +395,21 @@ static bool read_bool(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_units(struct cfg_ctx *ctx, const struct cfg_option *o,
-		       json_t *v, void *field, const struct cfg_where *w)
+                       json_t *v, void *field, const struct cfg_where *w)
 {
 	bool duration = o->kind == CFG_DURATION;
 	const struct unit *units = duration ? duration_units : size_units;
 	const char *what = duration ? "a duration such as \"30s\""
-				    : "a size such as 1048576 or \"1MiB\"";
+	                            : "a size such as 1048576 or \"1MiB\"";
 	int64_t n;
 
 	if (!duration && json_is_integer(v) && json_integer_value(v) >= 0) {
 		n = json_integer_value(v);
 	} else if (!json_is_string(v) ||
-		   !parse_with_units(json_string_value(v), units, &n)) {
+	           !parse_with_units(json_string_value(v), units, &n)) {
 		if (json_is_string(v))
 			cfg_error(ctx, w, "expected %s, got \"%s\"", what,
-				  json_string_value(v));
+			          json_string_value(v));
 		else
 			expect(ctx, v, false, what, w);
 		return false;
@@ -398,7 +421,7 @@ static bool read_units(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_enum(struct cfg_ctx *ctx, const struct cfg_option *o,
-		      json_t *v, void *field, const struct cfg_where *w)
+                      json_t *v, void *field, const struct cfg_where *w)
 {
 	char list[256] = "";
 	const char *s;
@@ -413,7 +436,7 @@ static bool read_enum(struct cfg_ctx *ctx, const struct cfg_option *o,
 			return true;
 		}
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
-				      i ? ", " : "", o->choices[i]);
+		                      i ? ", " : "", o->choices[i]);
 		if (n >= sizeof(list))
 			n = sizeof(list) - 1;
 	}
@@ -422,13 +445,13 @@ static bool read_enum(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_object(struct cfg_ctx *ctx, const struct cfg_option *o,
-			json_t *v, void *field, const struct cfg_where *w)
+                        json_t *v, void *field, const struct cfg_where *w)
 {
 	return cfg_read(ctx, o->sub, field, v, w);
 }
 
 static bool read_list(struct cfg_ctx *ctx, const struct cfg_option *o,
-		      json_t *v, void *field, const struct cfg_where *w)
+                      json_t *v, void *field, const struct cfg_where *w)
 {
 	struct cfg_array *arr = field;
 	bool ok = true;
@@ -439,21 +462,22 @@ static bool read_list(struct cfg_ctx *ctx, const struct cfg_option *o,
 		return false;
 	arr->count = json_array_size(v);
 	arr->items = arena_alloc(ctx->arena, arr->count * o->sub->size + 1);
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		struct cfg_where child;
 		char index[24];
 
 		snprintf(index, sizeof(index), "%zu", i);
 		cfg_where_child(&child, w, index, true);
-		ok &= cfg_read(ctx, o->sub, (char *)arr->items +
-						    i * o->sub->size,
-			       item, &child);
+		ok &=
+		    cfg_read(ctx, o->sub, (char *)arr->items + i * o->sub->size,
+		             item, &child);
 	}
 	return ok;
 }
 
-static bool read_map(struct cfg_ctx *ctx, const struct cfg_option *o,
-		     json_t *v, void *field, const struct cfg_where *w)
+static bool read_map(struct cfg_ctx *ctx, const struct cfg_option *o, json_t *v,
+                     void *field, const struct cfg_where *w)
 {
 	struct cfg_array *arr = field;
 	bool ok = true;
@@ -465,20 +489,21 @@ static bool read_map(struct cfg_ctx *ctx, const struct cfg_option *o,
 		return false;
 	arr->count = json_object_size(v);
 	arr->items = arena_alloc(ctx->arena, arr->count * o->sub->size + 1);
-	json_object_foreach(v, key, item) {
+	json_object_foreach(v, key, item)
+	{
 		char *elem = (char *)arr->items + i++ * o->sub->size;
 		struct cfg_where child;
 
 		cfg_where_child(&child, w, key, false);
 		*(const char **)(elem + o->sub->name_offset) =
-			arena_strdup(ctx->arena, key);
+		    arena_strdup(ctx->arena, key);
 		ok &= cfg_read(ctx, o->sub, elem, item, &child);
 	}
 	return ok;
 }
 
 static bool read_strings(struct cfg_ctx *ctx, const struct cfg_option *o,
-			 json_t *v, void *field, const struct cfg_where *w)
+                         json_t *v, void *field, const struct cfg_where *w)
 {
 	struct cfg_strings *out = field;
 	bool ok = true;
@@ -489,7 +514,8 @@ static bool read_strings(struct cfg_ctx *ctx, const struct cfg_option *o,
 		return false;
 	out->count = json_array_size(v);
 	out->items = arena_alloc(ctx->arena, sizeof(char *) * out->count + 1);
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		struct cfg_where child;
 		char index[24];
 
@@ -501,7 +527,7 @@ static bool read_strings(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_strmap(struct cfg_ctx *ctx, const struct cfg_option *o,
-			json_t *v, void *field, const struct cfg_where *w)
+                        json_t *v, void *field, const struct cfg_where *w)
 {
 	struct cfg_strmap *out = field;
 	size_t n, i = 0;
@@ -514,7 +540,8 @@ static bool read_strmap(struct cfg_ctx *ctx, const struct cfg_option *o,
 	n = json_object_size(v);
 	out->keys = arena_alloc(ctx->arena, sizeof(char *) * n + 1);
 	out->values = arena_alloc(ctx->arena, sizeof(char *) * n + 1);
-	json_object_foreach(v, key, item) {
+	json_object_foreach(v, key, item)
+	{
 		struct cfg_where child;
 
 		cfg_where_child(&child, w, key, false);
@@ -527,7 +554,7 @@ static bool read_strmap(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_json(struct cfg_ctx *ctx, const struct cfg_option *o,
-		      json_t *v, void *field, const struct cfg_where *w)
+                      json_t *v, void *field, const struct cfg_where *w)
 {
 	(void)ctx, (void)o, (void)w;
 	*(json_t **)field = v;
@@ -535,18 +562,18 @@ static bool read_json(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static const cfg_reader cfg_readers[] = {
-	[CFG_STRING] = read_string,   [CFG_INT] = read_int,
-	[CFG_BOOL] = read_bool,	      [CFG_DURATION] = read_units,
-	[CFG_SIZE] = read_units,      [CFG_ENUM] = read_enum,
-	[CFG_OBJECT] = read_object,   [CFG_LIST] = read_list,
-	[CFG_MAP] = read_map,	      [CFG_STRINGS] = read_strings,
-	[CFG_STRMAP] = read_strmap,   [CFG_JSON] = read_json,
+	[CFG_STRING] = read_string, [CFG_INT] = read_int,
+	[CFG_BOOL] = read_bool,     [CFG_DURATION] = read_units,
+	[CFG_SIZE] = read_units,    [CFG_ENUM] = read_enum,
+	[CFG_OBJECT] = read_object, [CFG_LIST] = read_list,
+	[CFG_MAP] = read_map,       [CFG_STRINGS] = read_strings,
+	[CFG_STRMAP] = read_strmap, [CFG_JSON] = read_json,
 };
 
 /* Sections */
 
 static const struct cfg_option *find_option(const struct cfg_section *sec,
-					    const char *key, bool *from_file)
+                                            const char *key, bool *from_file)
 {
 	size_t n = strlen(key);
 
@@ -568,8 +595,8 @@ static const struct cfg_option *find_option(const struct cfg_section *sec,
 }
 
 static void error_unknown_key(struct cfg_ctx *ctx,
-			      const struct cfg_section *sec, const char *key,
-			      const struct cfg_where *w)
+                              const struct cfg_section *sec, const char *key,
+                              const struct cfg_where *w)
 {
 	const char *hint = closest_option(sec, key);
 	struct cfg_where at;
@@ -579,19 +606,20 @@ static void error_unknown_key(struct cfg_ctx *ctx,
 	memcpy(at.name, w->name, sizeof(at.name));
 	if (hint != NULL)
 		error_key(ctx, &at, "unknown key \"%s\"; did you mean \"%s\"?",
-			  key, hint);
+		          key, hint);
 	else
 		error_key(ctx, &at, "unknown key \"%s\"", key);
 }
 
 static bool check_keys(struct cfg_ctx *ctx, const struct cfg_section *sec,
-		       json_t *json, const struct cfg_where *w)
+                       json_t *json, const struct cfg_where *w)
 {
 	bool ok = true, from_file;
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(json, key, v) {
+	json_object_foreach(json, key, v)
+	{
 		if (find_option(sec, key, &from_file) != NULL)
 			continue;
 		error_unknown_key(ctx, sec, key, w);
@@ -605,7 +633,7 @@ static bool check_keys(struct cfg_ctx *ctx, const struct cfg_section *sec,
  * removed. The path is shown in errors; the contents never are.
  */
 static bool read_secret_file(struct cfg_ctx *ctx, json_t *v, void *field,
-			     const struct cfg_where *w)
+                             const struct cfg_where *w)
 {
 	char buf[SECRET_FILE_MAX + 1];
 	const char *path;
@@ -618,14 +646,16 @@ static bool read_secret_file(struct cfg_ctx *ctx, json_t *v, void *field,
 	f = fopen(path, "re");
 	if (f == NULL) {
 		cfg_error(ctx, w, "cannot read \"%s\": %s", path,
-			  strerror(errno));
+		          strerror(errno));
 		return false;
 	}
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	if (n > SECRET_FILE_MAX || memchr(buf, '\0', n) != NULL) {
-		cfg_error(ctx, w, "\"%s\" does not hold a secret (too long "
-			  "or binary)", path);
+		cfg_error(ctx, w,
+		          "\"%s\" does not hold a secret (too long "
+		          "or binary)",
+		          path);
 		return false;
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -644,8 +674,8 @@ static bool read_secret_file(struct cfg_ctx *ctx, json_t *v, void *field,
  * neither is set (JSON null counts as not set). False if both are.
  */
 static bool option_value(struct cfg_ctx *ctx, const struct cfg_option *o,
-			 json_t *json, const struct cfg_where *w, json_t **out,
-			 bool *from_file)
+                         json_t *json, const struct cfg_where *w, json_t **out,
+                         bool *from_file)
 {
 	char file_key[96];
 	json_t *direct = json ? json_object_get(json, o->name) : NULL;
@@ -661,8 +691,8 @@ static bool option_value(struct cfg_ctx *ctx, const struct cfg_option *o,
 		file = NULL;
 	if (direct != NULL && file != NULL) {
 		cfg_error_at(ctx, w, NULL,
-			     "both \"%s\" and \"%s\" are set; use one",
-			     o->name, file_key);
+		             "both \"%s\" and \"%s\" are set; use one", o->name,
+		             file_key);
 		return false;
 	}
 	*from_file = file != NULL;
@@ -671,21 +701,21 @@ static bool option_value(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_missing(struct cfg_ctx *ctx, const struct cfg_option *o,
-			 void *field, const struct cfg_where *w,
-			 const struct cfg_where *child)
+                         void *field, const struct cfg_where *w,
+                         const struct cfg_where *child)
 {
 	json_t *def;
 	bool ok;
 
 	if (o->required && o->secret) {
 		cfg_error_at(ctx, w, NULL,
-			     "missing required key \"%s\" (or \"%s_file\")",
-			     o->name, o->name);
+		             "missing required key \"%s\" (or \"%s_file\")",
+		             o->name, o->name);
 		return false;
 	}
 	if (o->required) {
 		cfg_error_at(ctx, w, NULL, "missing required key \"%s\"",
-			     o->name);
+		             o->name);
 		return false;
 	}
 	if (o->kind == CFG_OBJECT)
@@ -699,7 +729,7 @@ static bool read_missing(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 static bool read_option(struct cfg_ctx *ctx, const struct cfg_option *o,
-			void *obj, json_t *json, const struct cfg_where *w)
+                        void *obj, json_t *json, const struct cfg_where *w)
 {
 	void *field = (char *)obj + o->offset;
 	struct cfg_where child;
@@ -719,14 +749,14 @@ static bool read_option(struct cfg_ctx *ctx, const struct cfg_option *o,
 }
 
 bool cfg_read(struct cfg_ctx *ctx, const struct cfg_section *sec, void *obj,
-	      json_t *json, const struct cfg_where *w)
+              json_t *json, const struct cfg_where *w)
 {
 	bool ok = true;
 
 	if (json_is_null(json))
 		json = NULL;
-	if (json != NULL && !expect(ctx, json, json_is_object(json),
-				    "an object", w))
+	if (json != NULL &&
+	    !expect(ctx, json, json_is_object(json), "an object", w))
 		return false;
 	if (json != NULL)
 		ok = check_keys(ctx, sec, json, w);
@@ -753,9 +783,9 @@ static json_t *show_array(const struct cfg_option *o, const void *field)
 
 		if (map)
 			json_object_set_new(
-				out, *(const char *const *)(elem +
-							   o->sub->name_offset),
-				v);
+			    out,
+			    *(const char *const *)(elem + o->sub->name_offset),
+			    v);
 		else
 			json_array_append_new(out, v);
 	}
@@ -779,9 +809,9 @@ static json_t *show_strings(const struct cfg_option *o, const void *field)
 
 	out = json_object();
 	for (size_t i = 0; i < m->count; i++)
-		json_object_set_new(out, m->keys[i],
-				    json_string(o->secret ? cfg_redacted
-							  : m->values[i]));
+		json_object_set_new(
+		    out, m->keys[i],
+		    json_string(o->secret ? cfg_redacted : m->values[i]));
 	return out;
 }
 
@@ -804,8 +834,8 @@ static json_t *show_option(const struct cfg_option *o, const void *field)
 	switch (o->kind) {
 	case CFG_STRING:
 		return *(const char *const *)field
-			       ? json_string(*(const char *const *)field)
-			       : json_null();
+		           ? json_string(*(const char *const *)field)
+		           : json_null();
 	case CFG_INT: return json_integer(*(const int64_t *)field);
 	case CFG_BOOL: return json_boolean(*(const bool *)field);
 	case CFG_DURATION:
@@ -820,8 +850,8 @@ static json_t *show_option(const struct cfg_option *o, const void *field)
 	case CFG_STRMAP: return show_strings(o, field);
 	case CFG_JSON:
 		return *(json_t *const *)field
-			       ? json_deep_copy(*(json_t *const *)field)
-			       : json_null();
+		           ? json_deep_copy(*(json_t *const *)field)
+		           : json_null();
 	}
 	return json_null();
 }
@@ -831,15 +861,15 @@ json_t *cfg_show(const struct cfg_section *sec, const void *obj)
 	json_t *out = json_object();
 
 	for (const struct cfg_option *o = sec->options; o->name; o++)
-		json_object_set_new(out, o->name,
-				    show_option(o, (const char *)obj +
-							   o->offset));
+		json_object_set_new(
+		    out, o->name,
+		    show_option(o, (const char *)obj + o->offset));
 	return out;
 }
 
 static bool restart_diff_in(const struct cfg_section *sec, const void *a,
-			    const void *b, const char *prefix, char *name,
-			    size_t size)
+                            const void *b, const char *prefix, char *name,
+                            size_t size)
 {
 	for (const struct cfg_option *o = sec->options; o->name; o++) {
 		const char *fa = (const char *)a + o->offset;
@@ -849,7 +879,7 @@ static bool restart_diff_in(const struct cfg_section *sec, const void *a,
 		bool same;
 
 		snprintf(path, sizeof(path), "%s%s%s", prefix,
-			 *prefix ? "." : "", o->name);
+		         *prefix ? "." : "", o->name);
 		if (o->kind == CFG_OBJECT && !o->restart) {
 			if (restart_diff_in(o->sub, fa, fb, path, name, size))
 				return true;
@@ -871,7 +901,7 @@ static bool restart_diff_in(const struct cfg_section *sec, const void *a,
 }
 
 bool cfg_restart_diff(const struct cfg_section *sec, const void *a,
-		      const void *b, char *name, size_t size)
+                      const void *b, char *name, size_t size)
 {
 	return restart_diff_in(sec, a, b, "", name, size);
 }

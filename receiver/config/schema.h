@@ -32,7 +32,7 @@ enum cfg_kind {
 	CFG_OBJECT,   /* a nested struct described by sub */
 	CFG_LIST,     /* struct cfg_array of sub structs, from a JSON array */
 	CFG_MAP,      /* struct cfg_array of sub structs, from a JSON object;
-			 the member name goes to sub->name_offset */
+	                 the member name goes to sub->name_offset */
 	CFG_STRINGS,  /* struct cfg_strings, from an array of strings */
 	CFG_STRMAP,   /* struct cfg_strmap, from an object of strings */
 	CFG_JSON,     /* json_t *, any JSON value, borrowed */
@@ -67,13 +67,13 @@ struct cfg_option {
 	const char *name;
 	enum cfg_kind kind;
 	size_t offset;
-	const char *def;      /* default, written as in the file */
+	const char *def; /* default, written as in the file */
 	bool required;
-	bool secret;          /* may come from NAME_file; never printed */
-	bool restart;         /* a reload may not change it */
-	int64_t min, max;     /* limits of INT, DURATION, SIZE when min<max */
-	const char *const *choices;     /* ENUM: NULL-terminated */
-	const struct cfg_section *sub;  /* OBJECT, LIST, MAP */
+	bool secret;      /* may come from NAME_file; never printed */
+	bool restart;     /* a reload may not change it */
+	int64_t min, max; /* limits of INT, DURATION, SIZE when min<max */
+	const char *const *choices;    /* ENUM: NULL-terminated */
+	const struct cfg_section *sub; /* OBJECT, LIST, MAP */
 	/* How --print shows a value that is partly secret (database URLs). */
 	json_t *(*show)(const void *field);
 };
@@ -85,16 +85,22 @@ struct cfg_section {
 	/* Checks across options after they were read; reports with
 	 * cfg_error_at and returns false on any error. */
 	bool (*validate)(struct cfg_ctx *ctx, void *obj,
-			 const struct cfg_where *w);
+	                 const struct cfg_where *w);
 };
 
 #define CFG_ERRORS_MAX 32
+
+struct cfg_error {
+	int line;
+	int column;
+	char *text; /* "file:line:column: message" */
+};
 
 struct cfg_ctx {
 	const char *file;
 	struct jsonpos pos;
 	struct arena *arena;
-	char *errors[CFG_ERRORS_MAX];
+	struct cfg_error errors[CFG_ERRORS_MAX];
 	size_t nerrors;
 	size_t dropped;
 };
@@ -102,22 +108,22 @@ struct cfg_ctx {
 /* Read json (NULL when the section is absent) into obj using sec. Errors
  * accumulate in ctx; returns false if any was found. */
 bool cfg_read(struct cfg_ctx *ctx, const struct cfg_section *sec, void *obj,
-	      json_t *json, const struct cfg_where *w);
+              json_t *json, const struct cfg_where *w);
 
 /* Report an error about member key of the object at w (its value's
  * position if present, else the object's), or about w itself if key is
  * NULL. */
 void cfg_error_at(struct cfg_ctx *ctx, const struct cfg_where *w,
-		  const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+                  const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Fill child with the place of member key (or array index) of w. */
 void cfg_where_child(struct cfg_where *child, const struct cfg_where *w,
-		     const char *key, bool index);
+                     const char *key, bool index);
 
 /* Report an error at a line and column with no key. */
 void cfg_error_pos(struct cfg_ctx *ctx, int line, int column, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
+                   ...) __attribute__((format(printf, 4, 5)));
 
 /* The effective values of obj as JSON, defaults included and secrets
  * shown as "<redacted>". New reference. */
@@ -126,10 +132,13 @@ json_t *cfg_show(const struct cfg_section *sec, const void *obj);
 /* The first option marked restart whose value differs between a and b, as
  * a dotted name written into name; false if none differs. */
 bool cfg_restart_diff(const struct cfg_section *sec, const void *a,
-		      const void *b, char *name, size_t size);
+                      const void *b, char *name, size_t size);
 
 /* Parse "250ms", "30s", "5m", "2h", "1d"; false if s is not one. */
 bool cfg_parse_duration(const char *s, int64_t *ms);
+
+/* Put the errors in the order of the file. */
+void cfg_sort_errors(struct cfg_ctx *ctx);
 
 /* Free the ctx's position index and error texts (not the arena). */
 void cfg_ctx_free(struct cfg_ctx *ctx);

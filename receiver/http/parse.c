@@ -11,9 +11,9 @@ static const struct {
 	const char *name;
 	enum http_method method;
 } http_methods[] = {
-	{ "GET", HTTP_GET },	 { "HEAD", HTTP_HEAD },
-	{ "POST", HTTP_POST },	 { "PUT", HTTP_PUT },
-	{ "PATCH", HTTP_PATCH }, { "DELETE", HTTP_DELETE },
+	{ "GET", HTTP_GET },         { "HEAD", HTTP_HEAD },
+	{ "POST", HTTP_POST },       { "PUT", HTTP_PUT },
+	{ "PATCH", HTTP_PATCH },     { "DELETE", HTTP_DELETE },
 	{ "OPTIONS", HTTP_OPTIONS },
 };
 
@@ -25,7 +25,7 @@ static const struct {
 	[HTTP_PARSE_BAD_REQUEST_LINE] = { 400, "malformed request line" },
 	[HTTP_PARSE_BAD_TARGET] = { 400, "request target must be a path" },
 	[HTTP_PARSE_BAD_VERSION] = { 505, "only HTTP/1.0 and HTTP/1.1 are "
-					  "supported" },
+	                                  "supported" },
 	[HTTP_PARSE_BAD_HEADER] = { 400, "malformed header field" },
 	[HTTP_PARSE_TOO_MANY_HEADERS] = { 431, "too many header fields" },
 	[HTTP_PARSE_BAD_LENGTH] = { 400, "invalid Content-Length" },
@@ -82,8 +82,7 @@ static enum http_method method_of(const char *name)
 	return HTTP_OTHER;
 }
 
-static enum http_parse_error parse_request_line(char *line,
-						struct http_head *h)
+static enum http_parse_error parse_request_line(char *line, struct http_head *h)
 {
 	char *sp1, *sp2, *q;
 
@@ -186,7 +185,7 @@ static bool has_token(const char *list, const char *token)
 }
 
 static enum http_parse_error check_length(struct http_head *h,
-					  const char *value)
+                                          const char *value)
 {
 	uint64_t n;
 
@@ -236,7 +235,7 @@ static enum http_parse_error interpret(struct http_head *h)
 }
 
 enum http_parse_error http_parse_head(char *buf, size_t len,
-				      struct http_head *h)
+                                      struct http_head *h)
 {
 	char *p = buf, *end = buf + len, *line;
 	enum http_parse_error e;
@@ -293,8 +292,7 @@ static int hex_digit(char ch)
 	return -1;
 }
 
-static enum http_chunked_state chunk_size_byte(struct http_chunked *c,
-					       char ch)
+static enum http_chunked_state chunk_size_byte(struct http_chunked *c, char ch)
 {
 	int d = hex_digit(ch);
 
@@ -328,7 +326,7 @@ static enum http_chunked_state chunk_size_end(struct http_chunked *c)
 static enum http_chunked_state chunk_byte(struct http_chunked *c, char ch)
 {
 	bool extra = c->state == CHUNK_EXT || c->state == CHUNK_TRAILER ||
-		     c->state == CHUNK_TRAILER_LINE;
+	             c->state == CHUNK_TRAILER_LINE;
 
 	if (extra && ++c->trailer_bytes > CHUNK_EXTRA_MAX)
 		return CHUNK_ERROR;
@@ -349,7 +347,7 @@ static enum http_chunked_state chunk_byte(struct http_chunked *c, char ch)
 }
 
 size_t http_chunked_feed(struct http_chunked *c, const char *in, size_t len,
-			 char *out, size_t *out_len)
+                         char *out, size_t *out_len)
 {
 	size_t i = 0;
 

@@ -39,9 +39,9 @@ struct http_header {
 struct http_head {
 	enum http_method method;
 	const char *method_name;
-	const char *path;   /* the request target up to '?' */
-	const char *query;  /* after '?', or NULL */
-	int minor;          /* HTTP/1.minor */
+	const char *path;  /* the request target up to '?' */
+	const char *query; /* after '?', or NULL */
+	int minor;         /* HTTP/1.minor */
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t nheaders;
 	bool has_length;
@@ -70,8 +70,8 @@ enum http_parse_error {
  * long as head is used.
  */
 enum http_parse_error http_parse_head(char *buf, size_t len,
-				      struct http_head *head)
-	__attribute__((warn_unused_result));
+                                      struct http_head *head)
+    __attribute__((warn_unused_result));
 
 /* The HTTP status and the sentence for a parse error. */
 int http_parse_status(enum http_parse_error e);
@@ -116,6 +116,6 @@ void http_chunked_init(struct http_chunked *c, uint64_t limit);
  * too_large set if the body passed the limit).
  */
 size_t http_chunked_feed(struct http_chunked *c, const char *in, size_t len,
-			 char *out, size_t *out_len);
+                         char *out, size_t *out_len);
 
 #endif

@@ -50,7 +50,7 @@ struct http_conn {
 	uint64_t id;
 	char peer[64];
 	enum conn_state state;
-	bool idle;      /* between requests, nothing received yet */
+	bool idle; /* between requests, nothing received yet */
 	bool keep_alive;
 	struct http_req *req;
 	struct http_chunked chunked;
@@ -83,7 +83,7 @@ static void conn_close(struct http_conn *c);
 static void arm(struct http_conn *c, int64_t ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000,
-			      .tv_usec = (ms % 1000) * 1000 };
+		              .tv_usec = (ms % 1000) * 1000 };
 
 	evtimer_add(c->timer, &tv);
 }
@@ -143,11 +143,13 @@ static struct http_req *req_new(struct http_conn *c)
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	r->head.path = "-";
 	r->head.method_name = "-";
+	srv->in_flight++;
 	return r;
 }
 
 static void req_free(struct http_req *r)
 {
+	r->srv->in_flight--;
 	evbuffer_free(r->body);
 	evbuffer_free(r->out_headers);
 	free(r->head_buf);
@@ -156,7 +158,7 @@ static void req_free(struct http_req *r)
 }
 
 void http_req_set_header(struct http_req *r, const char *name,
-			 const char *value)
+                         const char *value)
 {
 	evbuffer_add_printf(r->out_headers, "%s: %s\r\n", name, value);
 }
@@ -185,7 +187,7 @@ static const char *date_header(struct http_server *srv)
 	if (now != srv->date_at) {
 		gmtime_r(&now, &tm);
 		strftime(srv->date, sizeof(srv->date),
-			 "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		         "%a, %d %b %Y %H:%M:%S GMT", &tm);
 		srv->date_at = now;
 	}
 	return srv->date;
@@ -200,24 +202,48 @@ static double seconds_since(const struct timespec *t)
 	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+/*
+ * The path as logged. A route's credential part is left out, and so is
+ * everything past the second segment of a path no route knows: a client
+ * that mistyped a route may have put its token in there.
+ */
+static const char *logged_path(const struct http_req *r, char *buf, size_t size)
+{
+	const struct http_route *rt = r->route;
+	const char *p = r->head.path;
+	const char *third;
+
+	if (rt != NULL)
+		return rt->secret_param ? rt->path : p;
+	third = p[0] == '/' ? strchr(p + 1, '/') : NULL;
+	third = third ? strchr(third + 1, '/') : NULL;
+	if (third == NULL)
+		return p;
+	snprintf(buf, size, "%.*s/...", (int)(third - p), p);
+	return buf;
+}
+
 static void log_answer(const struct http_req *r, int status, double secs,
-		       const char *why)
+                       const char *why)
 {
 	const struct http_route *rt = r->route;
 	enum log_level level = rt && rt->quiet ? LOG_DEBUG : LOG_INFO;
-	const char *path = rt && rt->secret_param ? rt->path : r->head.path;
+	char buf[256];
+	const char *path;
 
 	if (!log_enabled(level))
 		return;
-	log_emit(level, why ? "request refused" : "request", LOG_S("rid", r->rid),
-		 LOG_S("peer", r->peer), LOG_S("method", r->head.method_name),
-		 LOG_S("path", path), LOG_I("status", status),
-		 LOG_D("ms", secs * 1000.0), LOG_S("reason", why), LOG_END);
+	path = logged_path(r, buf, sizeof(buf));
+	log_emit(level, why ? "request refused" : "request",
+	         LOG_S("rid", r->rid), LOG_S("peer", r->peer),
+	         LOG_S("method", r->head.method_name), LOG_S("path", path),
+	         LOG_I("status", status), LOG_D("ms", secs * 1000.0),
+	         LOG_S("reason", why), LOG_END);
 }
 
 /* The one place every request ends: log, count, send, free. */
 static void req_finish(struct http_req *r, int status, const char *type,
-		       const void *body, size_t len, const char *why)
+                       const void *body, size_t len, const char *why)
 {
 	struct http_server *srv = r->srv;
 	struct http_conn *c = r->conn;
@@ -226,7 +252,6 @@ static void req_finish(struct http_req *r, int status, const char *type,
 	log_answer(r, status, secs, why);
 	if (srv->observer != NULL)
 		srv->observer(r->route, status, secs, srv->observer_arg);
-	srv->in_flight--;
 	if (c == NULL) {
 		log_debug("answer dropped: client gone", LOG_S("rid", r->rid));
 		req_free(r);
@@ -241,11 +266,10 @@ static void req_finish(struct http_req *r, int status, const char *type,
 	c->state = CONN_WRITING;
 	arm(c, r->cfg->listen.request_timeout_ms);
 	evbuffer_add_printf(out,
-			    "HTTP/1.1 %d %s\r\nDate: %s\r\n"
-			    "Content-Type: %s\r\nContent-Length: %zu\r\n%s",
-			    status, status_text(status), date_header(srv),
-			    type, len,
-			    c->keep_alive ? "" : "Connection: close\r\n");
+	                    "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	                    "Content-Type: %s\r\nContent-Length: %zu\r\n%s",
+	                    status, status_text(status), date_header(srv), type,
+	                    len, c->keep_alive ? "" : "Connection: close\r\n");
 	evbuffer_add_buffer(out, r->out_headers);
 	evbuffer_add(out, "\r\n", 2);
 	if (!head_only && len > 0)
@@ -254,7 +278,7 @@ static void req_finish(struct http_req *r, int status, const char *type,
 }
 
 void http_reply_text(struct http_req *r, int status, const char *type,
-		     const char *text, size_t len)
+                     const char *text, size_t len)
 {
 	req_finish(r, status, type, text, len, NULL);
 }
@@ -265,7 +289,7 @@ void http_reply_json(struct http_req *r, int status, json_t *body)
 
 	if (text == NULL) {
 		req_finish(r, 503, "application/json",
-			   "{\"error\":\"unavailable\"}", 23, "out of memory");
+		           "{\"error\":\"unavailable\"}", 23, "out of memory");
 		return;
 	}
 	req_finish(r, status, "application/json", text, strlen(text), NULL);
@@ -273,7 +297,7 @@ void http_reply_json(struct http_req *r, int status, json_t *body)
 }
 
 void http_reply_error(struct http_req *r, int status, const char *code,
-		      const char *fmt, ...)
+                      const char *fmt, ...)
 {
 	char message[512];
 	json_t *body;
@@ -290,7 +314,7 @@ void http_reply_error(struct http_req *r, int status, const char *code,
 		req_finish(r, status, "application/json", "{}", 2, message);
 	else
 		req_finish(r, status, "application/json", text, strlen(text),
-			   message);
+		           message);
 	free(text);
 }
 
@@ -300,20 +324,20 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } method_names[] = {
-	{ HTTP_GET, "GET" },	 { HTTP_HEAD, "HEAD" },
-	{ HTTP_POST, "POST" },	 { HTTP_PUT, "PUT" },
-	{ HTTP_PATCH, "PATCH" }, { HTTP_DELETE, "DELETE" },
+	{ HTTP_GET, "GET" },         { HTTP_HEAD, "HEAD" },
+	{ HTTP_POST, "POST" },       { HTTP_PUT, "PUT" },
+	{ HTTP_PATCH, "PATCH" },     { HTTP_DELETE, "DELETE" },
 	{ HTTP_OPTIONS, "OPTIONS" },
 };
 
 static const struct http_route *route_find(const struct http_route *routes,
-					   const char *path)
+                                           const char *path)
 {
 	for (const struct http_route *rt = routes; rt->path; rt++) {
 		size_t n = strlen(rt->path);
 
 		if (rt->prefix ? strncmp(path, rt->path, n) == 0
-			       : strcmp(path, rt->path) == 0)
+		               : strcmp(path, rt->path) == 0)
 			return rt;
 	}
 	return NULL;
@@ -328,21 +352,19 @@ static void allow_header(struct http_req *r, unsigned methods)
 	     i++) {
 		if ((methods & method_names[i].bit) && n < sizeof(allow))
 			n += (size_t)snprintf(allow + n, sizeof(allow) - n,
-					      "%s%s", n ? ", " : "",
-					      method_names[i].name);
+			                      "%s%s", n ? ", " : "",
+			                      method_names[i].name);
 	}
 	http_req_set_header(r, "Allow", allow);
 }
 
 static void dispatch(struct http_req *r)
 {
-	const struct http_route *rt = route_find(r->srv->routes,
-						 r->head.path);
+	const struct http_route *rt = route_find(r->srv->routes, r->head.path);
 	unsigned methods;
 
 	if (rt == NULL) {
-		http_reply_error(r, 404, "not_found", "no route for %s",
-				 r->head.path);
+		http_reply_error(r, 404, "not_found", "no such route");
 		return;
 	}
 	r->route = rt;
@@ -353,8 +375,8 @@ static void dispatch(struct http_req *r)
 	if (!(methods & r->head.method)) {
 		allow_header(r, methods);
 		http_reply_error(r, 405, "method_not_allowed",
-				 "%s is not allowed here; see Allow",
-				 r->head.method_name);
+		                 "%s is not allowed here; see Allow",
+		                 r->head.method_name);
 		return;
 	}
 	rt->fn(r, rt->arg);
@@ -364,7 +386,7 @@ static void dispatch(struct http_req *r)
 
 /* Refuse what was received so far and close after the answer. */
 static void conn_refuse(struct http_conn *c, int status, const char *code,
-			const char *message)
+                        const char *message)
 {
 	struct http_req *r = c->req;
 
@@ -377,7 +399,6 @@ static void conn_refuse(struct http_conn *c, int status, const char *code,
 	}
 	c->state = CONN_HANDLER;
 	bufferevent_disable(c->bev, EV_READ);
-	c->srv->in_flight++;
 	r->close = true;
 	http_reply_error(r, status, code, "%s", message);
 }
@@ -387,7 +408,6 @@ static void conn_handle(struct http_conn *c)
 	c->state = CONN_HANDLER;
 	evtimer_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ);
-	c->srv->in_flight++;
 	dispatch(c->req);
 }
 
@@ -411,7 +431,7 @@ static void start_body(struct http_conn *c)
 	c->state = CONN_BODY;
 	if (r->head.expect_continue && evbuffer_get_length(in) == 0)
 		evbuffer_add(bufferevent_get_output(c->bev),
-			     "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		             "HTTP/1.1 100 Continue\r\n\r\n", 25);
 }
 
 static void read_head(struct http_conn *c)
@@ -431,13 +451,13 @@ static void read_head(struct http_conn *c)
 	if (end.pos < 0) {
 		if (evbuffer_get_length(in) > max)
 			conn_refuse(c, 431, "header_too_large",
-				    "request head over the limit");
+			            "request head over the limit");
 		return;
 	}
 	len = (size_t)end.pos + 4;
 	if (len > max) {
 		conn_refuse(c, 431, "header_too_large",
-			    "request head over the limit");
+		            "request head over the limit");
 		return;
 	}
 	r = c->req = req_new(c);
@@ -452,10 +472,10 @@ static void read_head(struct http_conn *c)
 	e = http_parse_head(r->head_buf, len, &r->head);
 	if (e != HTTP_PARSE_OK) {
 		r->head.path = r->head.path ? r->head.path : "-";
-		r->head.method_name = r->head.method_name ? r->head.method_name
-							  : "-";
+		r->head.method_name =
+		    r->head.method_name ? r->head.method_name : "-";
 		conn_refuse(c, http_parse_status(e), "bad_request",
-			    http_parse_message(e));
+		            http_parse_message(e));
 		return;
 	}
 	start_body(c);
@@ -517,7 +537,7 @@ static void conn_advance(struct http_conn *c)
 		else if (c->state == CONN_BODY)
 			read_body(c);
 	} while (c->state != before &&
-		 (c->state == CONN_HEAD || c->state == CONN_BODY));
+	         (c->state == CONN_HEAD || c->state == CONN_BODY));
 }
 
 /* Connection events */
@@ -558,7 +578,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 		ERR_error_string_n(tls_err, why, sizeof(why));
 		log_debug("connection failed", LOG_U("conn", c->id),
-			  LOG_S("peer", c->peer), LOG_S("tls", why));
+		          LOG_S("peer", c->peer), LOG_S("tls", why));
 	}
 	conn_close(c);
 }
@@ -570,14 +590,13 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	/* Idle, or the TLS handshake never finished: nobody to answer. */
 	if (c->state == CONN_HEAD &&
-	    (c->idle || evbuffer_get_length(bufferevent_get_input(c->bev)) ==
-				0)) {
+	    (c->idle ||
+	     evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)) {
 		conn_close(c);
 		return;
 	}
 	if (c->state == CONN_HEAD || c->state == CONN_BODY) {
-		conn_refuse(c, 408, "timeout",
-			    "request not received in time");
+		conn_refuse(c, 408, "timeout", "request not received in time");
 		return;
 	}
 	if (c->state == CONN_WRITING)
@@ -615,20 +634,18 @@ static void conn_close(struct http_conn *c)
 
 static void peer_name(const struct sockaddr *sa, char *out, size_t size)
 {
-	const void *addr = sa->sa_family == AF_INET6
-				   ? (const void *)&((const struct sockaddr_in6 *)
-							     (const void *)sa)
-					     ->sin6_addr
-				   : (const void *)&((const struct sockaddr_in *)
-							     (const void *)sa)
-					     ->sin_addr;
+	const void *addr =
+	    sa->sa_family == AF_INET6
+	        ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)
+	              ->sin6_addr
+	        : (const void *)&((const struct sockaddr_in *)(const void *)sa)
+	              ->sin_addr;
 
 	if (inet_ntop(sa->sa_family, addr, out, (socklen_t)size) == NULL)
 		snprintf(out, size, "-");
 }
 
-static struct http_conn *conn_new(struct http_server *srv,
-				  evutil_socket_t fd)
+static struct http_conn *conn_new(struct http_server *srv, evutil_socket_t fd)
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
 	SSL *ssl = c ? SSL_new(srv->tls) : NULL;
@@ -639,8 +656,8 @@ static struct http_conn *conn_new(struct http_server *srv,
 	c->id = ++srv->next_conn;
 	c->timer = evtimer_new(srv->base, on_deadline, c);
 	c->bev = bufferevent_openssl_socket_new(
-		srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	    srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (c->bev == NULL) {
 		SSL_free(ssl);
 		goto fail;
@@ -661,7 +678,7 @@ fail:
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
-		      struct sockaddr *sa, int socklen, void *arg)
+                      struct sockaddr *sa, int socklen, void *arg)
 {
 	struct http_server *srv = arg;
 	struct http_conn *c;
@@ -687,14 +704,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		c->next->prev = c;
 	srv->conns_head = c;
 	log_debug("connection opened", LOG_U("conn", c->id),
-		  LOG_S("peer", c->peer));
+	          LOG_S("peer", c->peer));
 
-	if (++srv->conns >= srv->cfg->listen.max_connections &&
-	    !srv->paused) {
+	if (++srv->conns >= srv->cfg->listen.max_connections && !srv->paused) {
 		evconnlistener_disable(srv->listener);
 		srv->paused = true;
 		log_warn("connection limit reached; pausing accept",
-			 LOG_I("connections", srv->conns));
+		         LOG_I("connections", srv->conns));
 	}
 }
 
@@ -709,13 +725,13 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 /* The listener */
 
-static evutil_socket_t bind_listen(const struct config_listen *l,
-				   int *port, char *err, size_t size)
+static evutil_socket_t bind_listen(const struct config_listen *l, int *port,
+                                   char *err, size_t size)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST |
-					      AI_NUMERICSERV };
+		                  .ai_socktype = SOCK_STREAM,
+		                  .ai_flags = AI_PASSIVE | AI_NUMERICHOST |
+		                              AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
@@ -727,18 +743,18 @@ static evutil_socket_t bind_listen(const struct config_listen *l,
 	rc = getaddrinfo(l->address, portstr, &hints, &ai);
 	if (rc != 0) {
 		snprintf(err, size, "listen address %s: %s", l->address,
-			 gai_strerror(rc));
+		         gai_strerror(rc));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	            0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 	    listen(fd, (int)l->backlog) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
 		snprintf(err, size, "cannot listen on %s:%s: %s", l->address,
-			 portstr, strerror(errno));
+		         portstr, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -746,17 +762,15 @@ static evutil_socket_t bind_listen(const struct config_listen *l,
 	}
 	freeaddrinfo(ai);
 	*port = ntohs(bound.ss_family == AF_INET6
-			      ? ((struct sockaddr_in6 *)(void *)&bound)
-					->sin6_port
-			      : ((struct sockaddr_in *)(void *)&bound)
-					->sin_port);
+	                  ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
+	                  : ((struct sockaddr_in *)(void *)&bound)->sin_port);
 	return fd;
 }
 
-struct http_server *http_server_new(struct event_base *base,
-				    struct config *cfg, SSL_CTX *tls,
-				    const struct http_route *routes,
-				    char *err, size_t size)
+struct http_server *http_server_new(struct event_base *base, struct config *cfg,
+                                    SSL_CTX *tls,
+                                    const struct http_route *routes, char *err,
+                                    size_t size)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	evutil_socket_t fd;
@@ -772,9 +786,8 @@ struct http_server *http_server_new(struct event_base *base,
 	srv->routes = routes;
 	fd = bind_listen(&cfg->listen, &srv->port, err, size);
 	if (fd >= 0)
-		srv->listener = evconnlistener_new(base, on_accept, srv,
-						   LEV_OPT_CLOSE_ON_FREE, 0,
-						   fd);
+		srv->listener = evconnlistener_new(
+		    base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (srv->listener == NULL) {
 		if (fd >= 0) {
 			snprintf(err, size, "cannot watch the listener");
@@ -789,14 +802,14 @@ struct http_server *http_server_new(struct event_base *base,
 }
 
 void http_server_set_observer(struct http_server *srv, http_observer fn,
-			      void *arg)
+                              void *arg)
 {
 	srv->observer = fn;
 	srv->observer_arg = arg;
 }
 
 void http_server_reload(struct http_server *srv, struct config *cfg,
-			SSL_CTX *tls)
+                        SSL_CTX *tls)
 {
 	config_unref(srv->cfg);
 	srv->cfg = config_ref(cfg);

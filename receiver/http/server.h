@@ -36,9 +36,9 @@ struct http_conn;
 typedef void (*http_handler)(struct http_req *r, void *arg);
 
 struct http_route {
-	const char *path;  /* exact, or a prefix when prefix is true */
+	const char *path; /* exact, or a prefix when prefix is true */
 	bool prefix;
-	unsigned methods;  /* enum http_method bits; GET implies HEAD */
+	unsigned methods; /* enum http_method bits; GET implies HEAD */
 	http_handler fn;
 	void *arg;
 	bool quiet;        /* log at debug only (probes, scrapes) */
@@ -48,12 +48,12 @@ struct http_route {
 /* Called once per answered request, for metrics; route is NULL when no
  * route matched or the request could not be parsed. */
 typedef void (*http_observer)(const struct http_route *route, int status,
-			      double seconds, void *arg);
+                              double seconds, void *arg);
 
 struct http_req {
 	struct http_server *srv;
 	const struct http_route *route;
-	struct config *cfg;      /* a reference held until the answer */
+	struct config *cfg; /* a reference held until the answer */
 	uint64_t id;
 	char rid[24];
 	char peer[64];           /* client address without port */
@@ -62,7 +62,7 @@ struct http_req {
 	struct timespec started; /* CLOCK_MONOTONIC */
 
 	/* The server's own part. */
-	struct http_conn *conn;  /* NULL once the client has gone */
+	struct http_conn *conn; /* NULL once the client has gone */
 	char *head_buf;
 	struct evbuffer *body;
 	struct evbuffer *out_headers;
@@ -73,25 +73,24 @@ struct http_req {
  * Bind cfg's listen address and serve routes (ended by a NULL path) with
  * TLS context tls (the server takes it). NULL with err on failure.
  */
-struct http_server *http_server_new(struct event_base *base,
-				    struct config *cfg, SSL_CTX *tls,
-				    const struct http_route *routes,
-				    char *err, size_t size)
-	__attribute__((warn_unused_result));
+struct http_server *
+http_server_new(struct event_base *base, struct config *cfg, SSL_CTX *tls,
+                const struct http_route *routes, char *err, size_t size)
+    __attribute__((warn_unused_result));
 
 void http_server_set_observer(struct http_server *srv, http_observer fn,
-			      void *arg);
+                              void *arg);
 
 /* Use cfg (a new reference is taken) and tls (taken) for new connections
  * and requests; connections already open keep their TLS session. */
 void http_server_reload(struct http_server *srv, struct config *cfg,
-			SSL_CTX *tls);
+                        SSL_CTX *tls);
 
 /* Stop accepting and close idle connections; requests in flight still
  * get their answers, with Connection: close. */
 void http_server_stop_accepting(struct http_server *srv);
 
-/* Requests received and not answered yet. */
+/* Requests whose head has arrived and that have no answer yet. */
 int64_t http_server_in_flight(const struct http_server *srv);
 
 /* Open connections. */
@@ -106,13 +105,14 @@ void http_server_free(struct http_server *srv);
 /* Answers. Each sends, logs one line and frees r. */
 void http_reply_json(struct http_req *r, int status, json_t *body);
 void http_reply_error(struct http_req *r, int status, const char *code,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void http_reply_text(struct http_req *r, int status, const char *type,
-		     const char *text, size_t len);
+                     const char *text, size_t len);
 
 /* Add a header to the answer (before replying). */
 void http_req_set_header(struct http_req *r, const char *name,
-			 const char *value);
+                         const char *value);
 
 /* A request header (case-insensitive), or NULL. */
 const char *http_req_header(const struct http_req *r, const char *name);

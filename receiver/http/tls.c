@@ -29,37 +29,37 @@ void tls_error(char *err, size_t size)
 }
 
 static bool load_pair(SSL_CTX *ctx, const struct config_tls *tls, char *err,
-		      size_t size)
+                      size_t size)
 {
 	char why[256];
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
 		tls_error(why, sizeof(why));
 		snprintf(err, size, "cannot load certificate %s: %s",
-			 tls->cert_file, why);
+		         tls->cert_file, why);
 		return false;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file,
-					SSL_FILETYPE_PEM) != 1) {
+	if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file, SSL_FILETYPE_PEM) !=
+	    1) {
 		tls_error(why, sizeof(why));
 		snprintf(err, size, "cannot load key %s: %s", tls->key_file,
-			 why);
+		         why);
 		return false;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		ERR_clear_error();
 		snprintf(err, size, "key %s does not match certificate %s",
-			 tls->key_file, tls->cert_file);
+		         tls->key_file, tls->cert_file);
 		return false;
 	}
 	return true;
 }
 
 SSL_CTX *tls_server_context(const struct config_tls *tls, char *err,
-			    size_t size)
+                            size_t size)
 {
 	int min = tls->min_version == CONFIG_TLS_1_3 ? TLS1_3_VERSION
-						     : TLS1_2_VERSION;
+	                                             : TLS1_2_VERSION;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
 	if (ctx == NULL) {
@@ -68,11 +68,11 @@ SSL_CTX *tls_server_context(const struct config_tls *tls, char *err,
 	}
 	SSL_CTX_set_min_proto_version(ctx, min);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-					 SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                             SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* evhttp reuses the write buffer between calls. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	                          SSL_MODE_RELEASE_BUFFERS);
 	if (!load_pair(ctx, tls, err, size)) {
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -107,7 +107,7 @@ static bool add_san(X509 *x)
 	X509V3_set_ctx_nodb(&v3);
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-				  "DNS:localhost,IP:127.0.0.1,IP:::1");
+	                          "DNS:localhost,IP:127.0.0.1,IP:::1");
 	ok = ext != NULL && X509_add_ext(x, ext, -1) == 1;
 	X509_EXTENSION_free(ext);
 	return ok;
@@ -126,8 +126,8 @@ static X509 *make_cert(EVP_PKEY *key, int days)
 	serial[0] &= 0x7f;
 	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
 
-	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ==
-				  NULL) {
+	if (bn == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL) {
 		BN_free(bn);
 		goto fail;
 	}
@@ -138,8 +138,8 @@ static X509 *make_cert(EVP_PKEY *key, int days)
 	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * days) == NULL ||
 	    X509_set_pubkey(x, key) != 1 ||
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				       (const unsigned char *)"herald", -1, -1,
-				       0) != 1 ||
+	                               (const unsigned char *)"herald", -1, -1,
+	                               0) != 1 ||
 	    X509_set_issuer_name(x, name) != 1 || !add_san(x) ||
 	    X509_sign(x, key, EVP_sha256()) == 0)
 		goto fail;
@@ -167,13 +167,13 @@ static bool write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *x)
 		return false;
 	}
 	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
-		 : PEM_write_X509(f, x);
+	         : PEM_write_X509(f, x);
 	ok = fclose(f) == 0 && ok;
 	return ok && rename(tmp, path) == 0;
 }
 
 bool tls_self_signed_ensure(const char *cert_file, const char *key_file,
-			    int days, char *err, size_t size)
+                            int days, char *err, size_t size)
 {
 	bool have_cert = access(cert_file, F_OK) == 0;
 	bool have_key = access(key_file, F_OK) == 0;
@@ -185,14 +185,14 @@ bool tls_self_signed_ensure(const char *cert_file, const char *key_file,
 		return true;
 	if (have_cert || have_key) {
 		snprintf(err, size,
-			 "%s exists but %s does not; remove it or supply both",
-			 have_cert ? cert_file : key_file,
-			 have_cert ? key_file : cert_file);
+		         "%s exists but %s does not; remove it or supply both",
+		         have_cert ? cert_file : key_file,
+		         have_cert ? key_file : cert_file);
 		return false;
 	}
 	if (!mkdir_parent(cert_file) || !mkdir_parent(key_file)) {
 		snprintf(err, size, "cannot create the folder of %s: %s",
-			 cert_file, strerror(errno));
+		         cert_file, strerror(errno));
 		return false;
 	}
 	key = EVP_EC_gen("P-256");
@@ -200,9 +200,9 @@ bool tls_self_signed_ensure(const char *cert_file, const char *key_file,
 	if (x == NULL)
 		tls_error(err, size);
 	else if (!write_pem(key_file, 0600, key, NULL) ||
-		 !write_pem(cert_file, 0644, NULL, x))
+	         !write_pem(cert_file, 0644, NULL, x))
 		snprintf(err, size, "cannot write %s: %s", cert_file,
-			 strerror(errno));
+		         strerror(errno));
 	else
 		ok = true;
 	X509_free(x);

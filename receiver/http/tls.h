@@ -17,7 +17,7 @@ struct config_tls;
 /* A new server context (the caller owns it; SSL_CTX_free), or NULL with
  * the reason in err. */
 SSL_CTX *tls_server_context(const struct config_tls *tls, char *err,
-			    size_t size) __attribute__((warn_unused_result));
+                            size_t size) __attribute__((warn_unused_result));
 
 /*
  * Make sure cert_file and key_file exist: when neither does, write a new
@@ -26,8 +26,8 @@ SSL_CTX *tls_server_context(const struct config_tls *tls, char *err,
  * error: Herald does not overwrite half of a pair.
  */
 bool tls_self_signed_ensure(const char *cert_file, const char *key_file,
-			    int days, char *err, size_t size)
-	__attribute__((warn_unused_result));
+                            int days, char *err, size_t size)
+    __attribute__((warn_unused_result));
 
 /* The first OpenSSL error of this thread as text, clearing the queue. */
 void tls_error(char *err, size_t size);

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+
 static void first_line(const char *msg, char *err, size_t size)
 {
 	size_t n;
@@ -21,18 +23,29 @@ void db_error(PGconn *conn, char *err, size_t size)
 void db_result_error(const PGresult *res, char *err, size_t size)
 {
 	first_line(res ? PQresultErrorMessage(res) : "out of memory", err,
-		   size);
+	           size);
+}
+
+/* Server notices (a table that already exists, say) are worth a debug
+ * line, not a write to stderr behind the logger's back. */
+static void on_notice(void *arg, const PGresult *res)
+{
+	char msg[512];
+
+	(void)arg;
+	db_result_error(res, msg, sizeof(msg));
+	log_debug("database notice", LOG_S("notice", msg));
 }
 
 PGconn *db_connect(const struct db_target *t, char *err, size_t size)
 {
 	char timeout[24];
 	const char *keys[] = { "dbname", "password", "connect_timeout",
-			       "application_name", NULL };
+		               "application_name", NULL };
 	const char *values[] = { t->conninfo, t->password, timeout,
-				 t->application_name ? t->application_name
-						     : "herald",
-				 NULL };
+		                 t->application_name ? t->application_name
+		                                     : "herald",
+		                 NULL };
 	long secs = (long)((t->connect_timeout_ms + 999) / 1000);
 	PGconn *conn;
 
@@ -44,6 +57,7 @@ PGconn *db_connect(const struct db_target *t, char *err, size_t size)
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeReceiver(conn, on_notice, NULL);
 	return conn;
 }
 

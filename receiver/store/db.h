@@ -25,14 +25,14 @@ struct db_target {
  * NULL with libpq's reason (first line, never a password) in err.
  */
 PGconn *db_connect(const struct db_target *t, char *err, size_t size)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /*
  * Run a command that returns no rows or one we do not need. False with the
  * server's message in err (size bytes) if it failed.
  */
 bool db_exec(PGconn *conn, const char *sql, char *err, size_t size)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Run a clean-up command (ROLLBACK, an unlock) whose failure only means
  * the connection broke, which the next command will report. */

@@ -68,7 +68,7 @@ static bool find_bin_dir(struct embedded *e, const struct config *cfg)
 
 	if (cfg->database.embedded.bin_dir != NULL) {
 		snprintf(e->bin_dir, sizeof(e->bin_dir), "%s",
-			 cfg->database.embedded.bin_dir);
+		         cfg->database.embedded.bin_dir);
 		return is_executable(e->bin_dir, "initdb");
 	}
 	for (size_t i = 0; i < sizeof(patterns) / sizeof(*patterns); i++) {
@@ -77,7 +77,7 @@ static bool find_bin_dir(struct embedded *e, const struct config *cfg)
 		for (size_t k = g.gl_pathc; k-- > 0;) {
 			if (is_executable(g.gl_pathv[k], "initdb")) {
 				snprintf(e->bin_dir, sizeof(e->bin_dir), "%s",
-					 g.gl_pathv[k]);
+				         g.gl_pathv[k]);
 				globfree(&g);
 				return true;
 			}
@@ -109,14 +109,12 @@ static void child_exec(const struct embedded *e, char *const argv[])
 {
 	int fd;
 
-	if (e->as_other_user &&
-	    (setgroups(0, NULL) != 0 || setgid(e->gid) != 0 ||
-	     setuid(e->uid) != 0)) {
+	if (e->as_other_user && (setgroups(0, NULL) != 0 ||
+	                         setgid(e->gid) != 0 || setuid(e->uid) != 0)) {
 		perror("herald: cannot switch user for PostgreSQL");
 		_exit(126);
 	}
-	fd = open(e->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		  0600);
+	fd = open(e->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
@@ -128,7 +126,7 @@ static void child_exec(const struct embedded *e, char *const argv[])
 
 /* Run a PostgreSQL program from bin_dir; returns its exit status. */
 static int run_tool(const struct embedded *e, const char *prog,
-		    const char *const args[])
+                    const char *const args[])
 {
 	char path[PATH_MAX];
 	char *argv[16];
@@ -154,8 +152,8 @@ static int run_tool(const struct embedded *e, const char *prog,
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static bool set_paths(struct embedded *e, const struct config *cfg,
-		      char *err, size_t size)
+static bool set_paths(struct embedded *e, const struct config *cfg, char *err,
+                      size_t size)
 {
 	char state[PATH_MAX];
 	struct sockaddr_un sun;
@@ -163,30 +161,30 @@ static bool set_paths(struct embedded *e, const struct config *cfg,
 	if (!mkdir_p(cfg->state_dir, 0755) ||
 	    realpath(cfg->state_dir, state) == NULL) {
 		snprintf(err, size, "cannot create state folder %s: %s",
-			 cfg->state_dir, strerror(errno));
+		         cfg->state_dir, strerror(errno));
 		return false;
 	}
 	/* The socket is STATE/pg/run/.s.PGSQL.5432 and must fit sun_path. */
 	if (strlen(state) + sizeof("/pg/run/.s.PGSQL.5432") >
 	    sizeof(sun.sun_path)) {
 		snprintf(err, size,
-			 "state folder %s is too deep for a Unix socket "
-			 "path; choose a shorter state_dir",
-			 state);
+		         "state folder %s is too deep for a Unix socket "
+		         "path; choose a shorter state_dir",
+		         state);
 		return false;
 	}
 	snprintf(e->data_dir, sizeof(e->data_dir), "%.100s/pg/data", state);
 	snprintf(e->socket_dir, sizeof(e->socket_dir), "%.100s/pg/run", state);
 	snprintf(e->log_file, sizeof(e->log_file), "%.100s/pg/postgres.log",
-		 state);
+	         state);
 	snprintf(e->conninfo, sizeof(e->conninfo),
-		 "host=%s dbname=" EMBEDDED_DB " user=" EMBEDDED_USER,
-		 e->socket_dir);
+	         "host=%s dbname=" EMBEDDED_DB " user=" EMBEDDED_USER,
+	         e->socket_dir);
 	return true;
 }
 
-static bool choose_user(struct embedded *e, const struct config *cfg,
-			char *err, size_t size)
+static bool choose_user(struct embedded *e, const struct config *cfg, char *err,
+                        size_t size)
 {
 	const char *name = cfg->database.embedded.user;
 	struct passwd *pw;
@@ -197,9 +195,9 @@ static bool choose_user(struct embedded *e, const struct config *cfg,
 	pw = getpwnam(name);
 	if (pw == NULL || pw->pw_uid == 0) {
 		snprintf(err, size,
-			 "herald runs as root and PostgreSQL may not; user "
-			 "\"%s\" (database.embedded.user) %s",
-			 name, pw ? "is root too" : "does not exist");
+		         "herald runs as root and PostgreSQL may not; user "
+		         "\"%s\" (database.embedded.user) %s",
+		         name, pw ? "is root too" : "does not exist");
 		return false;
 	}
 	e->uid = pw->pw_uid;
@@ -212,17 +210,16 @@ static bool make_dirs(struct embedded *e, char *err, size_t size)
 	char pg[PATH_MAX];
 
 	snprintf(pg, sizeof(pg), "%.*s", (int)(strlen(e->data_dir) - 5),
-		 e->data_dir);
+	         e->data_dir);
 	if (!mkdir_p(pg, 0700) || !mkdir_p(e->socket_dir, 0700)) {
 		snprintf(err, size, "cannot create %s: %s", pg,
-			 strerror(errno));
+		         strerror(errno));
 		return false;
 	}
-	if (e->as_other_user &&
-	    (chown(pg, e->uid, e->gid) != 0 ||
-	     chown(e->socket_dir, e->uid, e->gid) != 0)) {
+	if (e->as_other_user && (chown(pg, e->uid, e->gid) != 0 ||
+	                         chown(e->socket_dir, e->uid, e->gid) != 0)) {
 		snprintf(err, size, "cannot hand %s to the PostgreSQL user: %s",
-			 pg, strerror(errno));
+		         pg, strerror(errno));
 		return false;
 	}
 	return true;
@@ -237,19 +234,19 @@ static bool write_conf(struct embedded *e, char *err, size_t size)
 	f = fopen(path, "we");
 	if (f == NULL) {
 		snprintf(err, size, "cannot write %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return false;
 	}
 	fprintf(f,
-		"# Written by herald at every start of the embedded cluster.\n"
-		"listen_addresses = ''\n"
-		"unix_socket_directories = '%s'\n"
-		"unix_socket_permissions = 0700\n",
-		e->socket_dir);
+	        "# Written by herald at every start of the embedded cluster.\n"
+	        "listen_addresses = ''\n"
+	        "unix_socket_directories = '%s'\n"
+	        "unix_socket_permissions = 0700\n",
+	        e->socket_dir);
 	fclose(f);
 	if (e->as_other_user && chown(path, e->uid, e->gid) != 0) {
 		snprintf(err, size, "cannot hand %s to the PostgreSQL user: %s",
-			 path, strerror(errno));
+		         path, strerror(errno));
 		return false;
 	}
 	return true;
@@ -264,7 +261,7 @@ static bool include_conf(struct embedded *e, char *err, size_t size)
 	f = fopen(path, "ae");
 	if (f == NULL) {
 		snprintf(err, size, "cannot extend %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return false;
 	}
 	fprintf(f, "\ninclude_if_exists = '%s'\n", embedded_conf_name);
@@ -272,31 +269,31 @@ static bool include_conf(struct embedded *e, char *err, size_t size)
 	return true;
 }
 
-static bool tool_failed(const struct embedded *e, const char *what,
-			char *err, size_t size)
+static bool tool_failed(const struct embedded *e, const char *what, char *err,
+                        size_t size)
 {
 	char last[512];
 
 	last_log_line(e->log_file, last, sizeof(last));
 	snprintf(err, size, "%s failed: %s (see %s)", what,
-		 last[0] ? last : "no output", e->log_file);
+	         last[0] ? last : "no output", e->log_file);
 	return false;
 }
 
 static bool init_cluster(struct embedded *e, char *err, size_t size)
 {
 	char version[PATH_MAX + 16];
-	const char *const args[] = { "-D",	 e->data_dir,
-				     "-U",	 EMBEDDED_USER,
-				     "--auth=trust", "--encoding=UTF8",
-				     "--no-locale",  "--no-instructions",
-				     NULL };
+	const char *const args[] = {
+		"-D",          e->data_dir,         "-U",
+		EMBEDDED_USER, "--auth=trust",      "--encoding=UTF8",
+		"--no-locale", "--no-instructions", NULL
+	};
 
 	snprintf(version, sizeof(version), "%s/PG_VERSION", e->data_dir);
 	if (access(version, F_OK) == 0)
 		return true;
 	log_info("creating embedded PostgreSQL cluster",
-		 LOG_S("data_dir", e->data_dir));
+	         LOG_S("data_dir", e->data_dir));
 	if (run_tool(e, "initdb", args) != 0)
 		return tool_failed(e, "initdb", err, size);
 	return include_conf(e, err, size);
@@ -305,13 +302,13 @@ static bool init_cluster(struct embedded *e, char *err, size_t size)
 static bool start_cluster(struct embedded *e, char *err, size_t size)
 {
 	const char *const status[] = { "status", "-D", e->data_dir, NULL };
-	const char *const start[] = { "start", "-D", e->data_dir, "-l",
-				      e->log_file, "-w", "-t", "60", "-s",
-				      NULL };
+	const char *const start[] = { "start",     "-D", e->data_dir, "-l",
+		                      e->log_file, "-w", "-t",        "60",
+		                      "-s",        NULL };
 
 	if (run_tool(e, "pg_ctl", status) == 0) {
 		log_info("embedded PostgreSQL already running",
-			 LOG_S("data_dir", e->data_dir));
+		         LOG_S("data_dir", e->data_dir));
 		return true;
 	}
 	if (!write_conf(e, err, size))
@@ -320,7 +317,7 @@ static bool start_cluster(struct embedded *e, char *err, size_t size)
 		return tool_failed(e, "starting PostgreSQL", err, size);
 	e->started = true;
 	log_info("embedded PostgreSQL started", LOG_S("data_dir", e->data_dir),
-		 LOG_S("socket_dir", e->socket_dir));
+	         LOG_S("socket_dir", e->socket_dir));
 	return true;
 }
 
@@ -328,18 +325,19 @@ static bool create_database(struct embedded *e, char *err, size_t size)
 {
 	char conninfo[PATH_MAX + 64];
 	struct db_target t = { .conninfo = conninfo,
-			       .connect_timeout_ms = 10000 };
+		               .connect_timeout_ms = 10000 };
 	PGconn *conn;
 	PGresult *res;
 	bool exists, ok = true;
 
 	snprintf(conninfo, sizeof(conninfo),
-		 "host=%s dbname=postgres user=" EMBEDDED_USER, e->socket_dir);
+	         "host=%s dbname=postgres user=" EMBEDDED_USER, e->socket_dir);
 	conn = db_connect(&t, err, size);
 	if (conn == NULL)
 		return false;
-	res = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = '"
-			   EMBEDDED_DB "'");
+	res = PQexec(conn,
+	             "SELECT 1 FROM pg_database WHERE datname = '" EMBEDDED_DB
+	             "'");
 	exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 	PQclear(res);
 	if (!exists)
@@ -349,13 +347,13 @@ static bool create_database(struct embedded *e, char *err, size_t size)
 }
 
 bool embedded_start(struct embedded *e, const struct config *cfg, char *err,
-		    size_t size)
+                    size_t size)
 {
 	memset(e, 0, sizeof(*e));
 	if (!find_bin_dir(e, cfg)) {
 		snprintf(err, size,
-			 "no PostgreSQL server programs found (initdb); "
-			 "install postgresql or set database.url");
+		         "no PostgreSQL server programs found (initdb); "
+		         "install postgresql or set database.url");
 		return false;
 	}
 	if (!set_paths(e, cfg, err, size) || !choose_user(e, cfg, err, size) ||
@@ -371,14 +369,14 @@ bool embedded_start(struct embedded *e, const struct config *cfg, char *err,
 
 void embedded_stop(struct embedded *e)
 {
-	const char *const stop[] = { "stop", "-D", e->data_dir, "-m", "fast",
-				     "-w", "-s", NULL };
+	const char *const stop[] = { "stop", "-D", e->data_dir, "-m",
+		                     "fast", "-w", "-s",        NULL };
 
 	if (!e->started)
 		return;
 	if (run_tool(e, "pg_ctl", stop) != 0)
 		log_warn("embedded PostgreSQL did not stop cleanly",
-			 LOG_S("log", e->log_file));
+		         LOG_S("log", e->log_file));
 	else
 		log_info("embedded PostgreSQL stopped");
 	e->started = false;

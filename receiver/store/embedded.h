@@ -35,7 +35,7 @@ struct embedded {
  * failure err says what went wrong and what to do.
  */
 bool embedded_start(struct embedded *e, const struct config *cfg, char *err,
-		    size_t size) __attribute__((warn_unused_result));
+                    size_t size) __attribute__((warn_unused_result));
 
 /* Stop the cluster if embedded_start started it. */
 void embedded_stop(struct embedded *e);

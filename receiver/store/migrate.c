@@ -16,17 +16,16 @@
 #define MIGRATE_FILE_MAX (4 * 1024 * 1024)
 
 static const char create_table_sql[] =
-	"CREATE TABLE IF NOT EXISTS herald_migrations ("
-	" version integer PRIMARY KEY,"
-	" name text NOT NULL,"
-	" checksum text NOT NULL,"
-	" applied_at timestamptz NOT NULL DEFAULT now())";
+    "CREATE TABLE IF NOT EXISTS herald_migrations ("
+    " version integer PRIMARY KEY,"
+    " name text NOT NULL,"
+    " checksum text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
 
-static const char applied_sql[] =
-	"SELECT version, checksum,"
-	" to_char(applied_at AT TIME ZONE 'UTC',"
-	"         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-	" FROM herald_migrations ORDER BY version";
+static const char applied_sql[] = "SELECT version, checksum,"
+                                  " to_char(applied_at AT TIME ZONE 'UTC',"
+                                  "         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                                  " FROM herald_migrations ORDER BY version";
 
 void migrate_checksum(const struct migration *m, char out[65])
 {
@@ -91,7 +90,7 @@ static int by_version(const void *a, const void *b)
 }
 
 static bool add_file(struct migration_set *set, const char *dir,
-		     const char *name, char *err, size_t size)
+                     const char *name, char *err, size_t size)
 {
 	struct migration *m = &set->items[set->count];
 	char **owned = &set->buffers[2 * set->count];
@@ -101,7 +100,7 @@ static bool add_file(struct migration_set *set, const char *dir,
 	errno = 0;
 	if (!read_whole(path, &owned[0], &m->len)) {
 		snprintf(err, size, "cannot read %s: %s", path,
-			 errno ? strerror(errno) : "too large");
+		         errno ? strerror(errno) : "too large");
 		return false;
 	}
 	owned[1] = strdup(name);
@@ -128,7 +127,7 @@ static bool set_grow(struct migration_set *set, size_t cap)
 }
 
 bool migrate_load_dir(const char *dir, struct migration_set *set, char *err,
-		      size_t size)
+                      size_t size)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -159,7 +158,7 @@ bool migrate_load_dir(const char *dir, struct migration_set *set, char *err,
 	for (size_t i = 1; ok && i < set->count; i++) {
 		if (set->items[i].version == set->items[i - 1].version) {
 			snprintf(err, size, "%s and %s have the same number",
-				 set->items[i - 1].name, set->items[i].name);
+			         set->items[i - 1].name, set->items[i].name);
 			ok = false;
 		}
 	}
@@ -180,7 +179,7 @@ void migrate_set_free(struct migration_set *set)
 /* Comparing the database with the list */
 
 static const struct migration *find_version(const struct migration *list,
-					    size_t n, int version)
+                                            size_t n, int version)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].version == version)
@@ -190,12 +189,10 @@ static const struct migration *find_version(const struct migration *list,
 }
 
 /* NULL result: the table does not exist yet, so nothing is applied. */
-static bool read_applied(PGconn *conn, PGresult **out, char *err,
-			 size_t size)
+static bool read_applied(PGconn *conn, PGresult **out, char *err, size_t size)
 {
-	PGresult *res = PQexec(conn,
-			       "SELECT to_regclass('herald_migrations')"
-			       " IS NOT NULL");
+	PGresult *res = PQexec(conn, "SELECT to_regclass('herald_migrations')"
+	                             " IS NOT NULL");
 	bool exists;
 
 	*out = NULL;
@@ -227,9 +224,9 @@ static bool row_matches(const struct migration *m, const char *checksum)
 }
 
 /* Check every applied row against list; fill rows if given. */
-static bool check_applied(PGresult *res, const struct migration *list,
-			  size_t n, struct migrate_status_row *rows,
-			  bool *changed_any, char *err, size_t size)
+static bool check_applied(PGresult *res, const struct migration *list, size_t n,
+                          struct migrate_status_row *rows, bool *changed_any,
+                          char *err, size_t size)
 {
 	*changed_any = false;
 	for (int r = 0; res != NULL && r < PQntuples(res); r++) {
@@ -239,25 +236,25 @@ static bool check_applied(PGresult *res, const struct migration *list,
 
 		if (m == NULL) {
 			snprintf(err, size,
-				 "the database has migration %04d, which this "
-				 "herald does not know; is herald older than "
-				 "the database?",
-				 version);
+			         "the database has migration %04d, which this "
+			         "herald does not know; is herald older than "
+			         "the database?",
+			         version);
 			return false;
 		}
 		if (m != &list[r]) {
 			snprintf(err, size,
-				 "migration %s is applied but %s before it is "
-				 "not; migrations must be added in order",
-				 m->name, list[r].name);
+			         "migration %s is applied but %s before it is "
+			         "not; migrations must be added in order",
+			         m->name, list[r].name);
 			return false;
 		}
 		same = row_matches(m, PQgetvalue(res, r, 1));
 		if (!same && rows == NULL) {
 			snprintf(err, size,
-				 "migration %s was changed after it was "
-				 "applied",
-				 m->name);
+			         "migration %s was changed after it was "
+			         "applied",
+			         m->name);
 			return false;
 		}
 		*changed_any |= !same;
@@ -265,15 +262,15 @@ static bool check_applied(PGresult *res, const struct migration *list,
 			struct migrate_status_row *row = &rows[m - list];
 
 			row->state = same ? MIGRATE_APPLIED : MIGRATE_CHANGED;
-			snprintf(row->applied_at, sizeof(row->applied_at),
-				 "%s", PQgetvalue(res, r, 2));
+			snprintf(row->applied_at, sizeof(row->applied_at), "%s",
+			         PQgetvalue(res, r, 2));
 		}
 	}
 	return true;
 }
 
 bool migrate_status(PGconn *conn, const struct migration *list, size_t n,
-		    struct migrate_status_row *rows, char *err, size_t size)
+                    struct migrate_status_row *rows, char *err, size_t size)
 {
 	PGresult *res;
 	bool ok, changed;
@@ -291,7 +288,7 @@ bool migrate_status(PGconn *conn, const struct migration *list, size_t n,
 }
 
 bool migrate_is_current(PGconn *conn, const struct migration *list, size_t n,
-			char *err, size_t size)
+                        char *err, size_t size)
 {
 	PGresult *res;
 	bool ok, changed;
@@ -303,8 +300,9 @@ bool migrate_is_current(PGconn *conn, const struct migration *list, size_t n,
 	applied = res ? PQntuples(res) : 0;
 	PQclear(res);
 	if (ok && (size_t)applied < n) {
-		snprintf(err, size, "%zu migrations pending, first %s",
-			 n - (size_t)applied, list[applied].name);
+		snprintf(err, size,
+		         "%zu of %zu migrations not applied, first %s",
+		         n - (size_t)applied, n, list[applied].name);
 		return false;
 	}
 	return ok;
@@ -313,7 +311,7 @@ bool migrate_is_current(PGconn *conn, const struct migration *list, size_t n,
 /* Applying */
 
 static bool apply_one(PGconn *conn, const struct migration *m, char *err,
-		      size_t size)
+                      size_t size)
 {
 	char sum[65], version[16], e[512];
 	const char *params[3] = { version, m->name, sum };
@@ -327,9 +325,9 @@ static bool apply_one(PGconn *conn, const struct migration *m, char *err,
 	if (!db_exec(conn, m->sql, e, sizeof(e)))
 		goto rollback;
 	res = PQexecParams(conn,
-			   "INSERT INTO herald_migrations"
-			   " (version, name, checksum) VALUES ($1, $2, $3)",
-			   3, NULL, params, NULL, NULL, 0);
+	                   "INSERT INTO herald_migrations"
+	                   " (version, name, checksum) VALUES ($1, $2, $3)",
+	                   3, NULL, params, NULL, NULL, 0);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
 		db_result_error(res, e, sizeof(e));
@@ -344,9 +342,9 @@ fail:
 	return false;
 }
 
-static bool apply_locked(PGconn *conn, const struct migration *list,
-			 size_t n, migrate_report report, void *arg,
-			 char *err, size_t size)
+static bool apply_locked(PGconn *conn, const struct migration *list, size_t n,
+                         migrate_report report, void *arg, char *err,
+                         size_t size)
 {
 	PGresult *res;
 	bool changed;
@@ -371,12 +369,12 @@ static bool apply_locked(PGconn *conn, const struct migration *list,
 }
 
 bool migrate_apply(PGconn *conn, const struct migration *list, size_t n,
-		   migrate_report report, void *arg, char *err, size_t size)
+                   migrate_report report, void *arg, char *err, size_t size)
 {
 	bool ok;
 
-	if (!db_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
-		     err, size))
+	if (!db_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err,
+	             size))
 		return false;
 	ok = apply_locked(conn, list, n, report, arg, err, size);
 	db_exec_quiet(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");

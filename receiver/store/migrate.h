@@ -31,7 +31,7 @@ struct migration_set {
 /* Read NNNN_name.sql files of dir, in version order, into set (free with
  * migrate_set_free). False with the reason in err. */
 bool migrate_load_dir(const char *dir, struct migration_set *set, char *err,
-		      size_t size) __attribute__((warn_unused_result));
+                      size_t size) __attribute__((warn_unused_result));
 void migrate_set_free(struct migration_set *set);
 
 /* Called once per migration applied, for progress output. */
@@ -43,8 +43,8 @@ typedef void (*migrate_report)(const struct migration *m, void *arg);
  * has changed, or when the database has a migration this list lacks.
  */
 bool migrate_apply(PGconn *conn, const struct migration *list, size_t n,
-		   migrate_report report, void *arg, char *err, size_t size)
-	__attribute__((warn_unused_result));
+                   migrate_report report, void *arg, char *err, size_t size)
+    __attribute__((warn_unused_result));
 
 enum migrate_state {
 	MIGRATE_APPLIED,
@@ -61,12 +61,12 @@ struct migrate_status_row {
 /* One row per migration of list (rows must hold n). False with err if
  * the database could not be read or knows a migration list lacks. */
 bool migrate_status(PGconn *conn, const struct migration *list, size_t n,
-		    struct migrate_status_row *rows, char *err, size_t size)
-	__attribute__((warn_unused_result));
+                    struct migrate_status_row *rows, char *err, size_t size)
+    __attribute__((warn_unused_result));
 
 /* True if every migration is applied unchanged; otherwise err says why. */
 bool migrate_is_current(PGconn *conn, const struct migration *list, size_t n,
-			char *err, size_t size);
+                        char *err, size_t size);
 
 /* SHA-256 of a migration's text in hex (65 bytes with the NUL). */
 void migrate_checksum(const struct migration *m, char out[65]);

@@ -5,7 +5,7 @@
 #include "config/config.h"
 
 bool db_place_open(struct db_place *p, const struct config *cfg, char *err,
-		   size_t size)
+                   size_t size)
 {
 	memset(p, 0, sizeof(*p));
 	p->target.password = cfg->database.password;

@@ -22,7 +22,7 @@ struct db_place {
 
 /* cfg must outlive the place. */
 bool db_place_open(struct db_place *p, const struct config *cfg, char *err,
-		   size_t size) __attribute__((warn_unused_result));
+                   size_t size) __attribute__((warn_unused_result));
 void db_place_close(struct db_place *p);
 
 #endif

@@ -9,8 +9,8 @@
 #include "log.h"
 #include "store/migrate.h"
 
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 10000
+#define BACKOFF_MIN_MS  250
+#define BACKOFF_MAX_MS  10000
 #define HEALTH_EVERY_MS 5000
 
 struct writer {
@@ -85,14 +85,13 @@ static void check_health(struct writer *w)
 		w->conn = db_connect(w->target, err, sizeof(err));
 	if (w->conn == NULL) {
 		snprintf(reason, sizeof(reason), "database unreachable: %s",
-			 err);
+		         err);
 		set_status(w, false, reason);
 		return;
 	}
 	if (!migrate_is_current(w->conn, migrate_embedded,
-				migrate_embedded_count, err, sizeof(err))) {
-		snprintf(reason, sizeof(reason), "schema not current: %s",
-			 err);
+	                        migrate_embedded_count, err, sizeof(err))) {
+		snprintf(reason, sizeof(reason), "schema not current: %s", err);
 		set_status(w, false, reason);
 		return;
 	}
@@ -109,8 +108,8 @@ static void *writer_main(void *arg)
 		if (w->conn == NULL) {
 			wait_ms = w->backoff_ms;
 			w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS
-						? BACKOFF_MAX_MS
-						: w->backoff_ms * 2;
+			                    ? BACKOFF_MAX_MS
+			                    : w->backoff_ms * 2;
 		} else {
 			wait_ms = HEALTH_EVERY_MS;
 			w->backoff_ms = BACKOFF_MIN_MS;
@@ -121,7 +120,7 @@ static void *writer_main(void *arg)
 }
 
 struct writer *writer_start(const struct db_target *target, char *err,
-			    size_t size)
+                            size_t size)
 {
 	struct writer *w = calloc(1, sizeof(*w));
 

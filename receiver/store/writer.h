@@ -16,7 +16,7 @@ struct writer;
 
 /* Start the thread; target's strings must outlive the writer. */
 struct writer *writer_start(const struct db_target *target, char *err,
-			    size_t size) __attribute__((warn_unused_result));
+                            size_t size) __attribute__((warn_unused_result));
 
 /* Stop the thread and close its connection. */
 void writer_stop(struct writer *w);

@@ -1,0 +1,67 @@
+/*
+ * The embedded default: with no database configured, herald serve makes
+ * and runs a private PostgreSQL cluster under its state folder, and stops
+ * it again.
+ */
+#include <criterion/criterion.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/tcheck.h"
+#include "support/therald.h"
+#include "support/thttp.h"
+
+static bool cluster_running(const char *data)
+{
+	glob_t g;
+	char *ctl;
+	int rc;
+
+	cr_assert(glob("/usr/lib/postgresql/*/bin/pg_ctl", 0, NULL, &g) == 0);
+	ctl = g.gl_pathv[g.gl_pathc - 1];
+	rc = trun((const char *[]){ ctl, "status", "-D", data, NULL }, NULL,
+	          NULL, NULL, true);
+	globfree(&g);
+	return rc == 0;
+}
+
+Test(embedded, creates_runs_and_stops_a_private_cluster, .timeout = 180)
+{
+	struct therald h;
+	struct thttp_resp r;
+	char *u, *data, *log;
+	long status = 0;
+
+	therald_init(&h);
+	therald_start(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
+	u = tfmt("%s/readyz", h.url);
+	for (int i = 0; i < 100 && status != 200; i++) {
+		thttp("GET", u, h.ca, NULL, NULL, 0, &r);
+		status = r.status;
+		thttp_free(&r);
+		tsleep_ms(100);
+	}
+	cr_expect_eq(status, 200);
+	data = tfmt("%s/state/pg/data", h.dir);
+	cr_expect(cluster_running(data));
+	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+	cr_expect_not(cluster_running(data), "cluster left running");
+	log = therald_log(&h);
+	cr_expect_not_null(strstr(log, "creating embedded PostgreSQL"));
+	cr_expect_not_null(strstr(log, "embedded PostgreSQL stopped"));
+	free(log);
+
+	/* A second start reuses the cluster. */
+	therald_start(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
+	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+	log = therald_log(&h);
+	cr_expect_null(
+	    strstr(strstr(log, "msg=stopped") + 1, "creating embedded"),
+	    "cluster created twice");
+	free(log);
+	free(u);
+	free(data);
+	therald_cleanup(&h);
+}

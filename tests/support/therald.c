@@ -1,0 +1,193 @@
+#include "support/therald.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/tcheck.h"
+#include "support/tpg.h"
+
+#define START_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS  30000
+
+void therald_init(struct therald *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->dir = tmkdtemp();
+	h->config = tfmt("%s/herald.json", h->dir);
+	h->log = tfmt("%s/herald.log", h->dir);
+	h->ca = tfmt("%s/tls/cert.pem", h->dir);
+	h->db = tpg_create_db();
+}
+
+/* Runs in the child: no Criterion calls from here on. */
+static void exec_herald(struct therald *h, const char *bin,
+                        const char *const extra[])
+{
+	const char *argv[32] = { bin, "serve", "--config", h->config };
+	size_t n = 4;
+	int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	for (size_t i = 0; extra != NULL && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	/* A test that fails half-way must not leave a server behind. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	execv(argv[0], (char **)(uintptr_t)argv);
+	_exit(127);
+}
+
+/* The port from the "listening" line written after offset from (either
+ * log format), or 0 while there is none. */
+static int logged_port(struct therald *h, size_t from)
+{
+	char *log = tread(h->log);
+	size_t len = log ? strlen(log) : 0;
+	const char *line = len > from ? strstr(log + from, "listening") : NULL;
+	const char *kv = line ? strstr(line, " port=") : NULL;
+	const char *json = line ? strstr(line, "\"port\":") : NULL;
+	int n = 0;
+
+	if (kv != NULL)
+		n = (int)strtol(kv + 6, NULL, 10);
+	else if (json != NULL)
+		n = (int)strtol(json + 7, NULL, 10);
+	free(log);
+	return n;
+}
+
+static size_t log_size(struct therald *h)
+{
+	char *log = tread(h->log);
+	size_t n = log ? strlen(log) : 0;
+
+	free(log);
+	return n;
+}
+
+static bool exited(struct therald *h, int *status)
+{
+	pid_t r = waitpid(h->pid, status, WNOHANG);
+
+	if (r == h->pid) {
+		h->pid = 0;
+		return true;
+	}
+	return false;
+}
+
+void therald_start(struct therald *h, const char *config_template,
+                   const char *const extra[])
+{
+	char *a = tsubst(config_template, "dir", h->dir);
+	char *config = tsubst(a, "db", h->db ? h->db : "");
+	size_t from = log_size(h);
+	const char *bin = tenv("HERALD_BIN");
+	int status;
+
+	twrite(h->config, config);
+	free(a);
+	free(config);
+	h->port = 0;
+	h->pid = fork();
+	cr_assert(h->pid >= 0);
+	if (h->pid == 0)
+		exec_herald(h, bin, extra);
+
+	for (int waited = 0; waited < START_TIMEOUT_MS; waited += 20) {
+		h->port = logged_port(h, from);
+		if (h->port > 0)
+			break;
+		if (exited(h, &status)) {
+			char *log = tread(h->log);
+
+			cr_assert_fail(
+			    "herald exited at start (status %d):\n%s", status,
+			    log ? log : "");
+		}
+		tsleep_ms(20);
+	}
+	cr_assert(h->port > 0, "herald did not start listening");
+	free(h->url);
+	h->url = tfmt("https://127.0.0.1:%d", h->port);
+}
+
+int therald_stop(struct therald *h, int sig)
+{
+	int status = 0;
+
+	if (h->pid <= 0)
+		return -1;
+	kill(h->pid, sig);
+	for (int waited = 0; waited < STOP_TIMEOUT_MS; waited += 10) {
+		if (exited(h, &status))
+			return WIFEXITED(status) ? WEXITSTATUS(status)
+			                         : 128 + WTERMSIG(status);
+		tsleep_ms(10);
+	}
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, &status, 0);
+	h->pid = 0;
+	cr_expect_fail("herald did not stop within %d ms", STOP_TIMEOUT_MS);
+	return -1;
+}
+
+bool therald_wait_log(struct therald *h, const char *needle, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 20) {
+		char *log = tread(h->log);
+		bool found = log != NULL && strstr(log, needle) != NULL;
+
+		free(log);
+		if (found)
+			return true;
+		tsleep_ms(20);
+	}
+	return false;
+}
+
+char *therald_log(struct therald *h)
+{
+	char *log = tread(h->log);
+
+	return log ? log : tfmt("%s", "");
+}
+
+int therald_cli(const char *const args[], char **out, char **err)
+{
+	const char *argv[32] = { tenv("HERALD_BIN") };
+	size_t n = 1;
+
+	for (size_t i = 0; args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return trun(argv, NULL, out, err, false);
+}
+
+void therald_cleanup(struct therald *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, NULL, 0);
+	}
+	if (h->db != NULL)
+		tpg_drop_db(h->db);
+	trmdir(h->dir);
+	free(h->dir);
+	free(h->config);
+	free(h->log);
+	free(h->ca);
+	free(h->db);
+	free(h->url);
+	memset(h, 0, sizeof(*h));
+}

@@ -272,6 +272,9 @@ void log_emit(enum log_level level, const char *msg, ...)
 
 		if (kv.type == LOG_T_END)
 			break;
+		/* A string field without a value is left out. */
+		if (kv.type == LOG_T_STR && kv.v.s == NULL)
+			continue;
 		line_field(&l, &kv, json);
 	}
 	va_end(ap);

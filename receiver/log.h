@@ -81,7 +81,8 @@ bool log_level_parse(const char *name, enum log_level *out);
 bool log_format_parse(const char *name, enum log_format *out);
 
 /* Emit one record; the variadic arguments are struct log_kv ending with
- * LOG_END. Use the log_* macros, which add LOG_END and check the level. */
+ * LOG_END. A string field whose value is NULL is left out. Use the log_*
+ * macros, which add LOG_END and check the level. */
 void log_emit(enum log_level level, const char *msg, ...);
 
 #define log_at(lvl, ...)                                                       \

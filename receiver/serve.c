@@ -6,10 +6,12 @@
 #include "serve.h"
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "config/config.h"
@@ -17,6 +19,8 @@
 #include "http/server.h"
 #include "http/tls.h"
 #include "log.h"
+#include "metrics.h"
+#include "sources/hooks.h"
 #include "store/migrate.h"
 #include "store/place.h"
 #include "store/writer.h"
@@ -29,6 +33,8 @@ struct serve {
 	struct config *cfg;
 	struct db_place db;
 	struct writer *writer;
+	struct metrics *metrics;
+	struct hooks hooks;
 	struct http_server *http;
 	struct http_route routes[8];
 	struct event *signals[3];
@@ -89,6 +95,7 @@ static void reload(struct serve *s)
 		return;
 	}
 	http_server_reload(s->http, cfg, tls);
+	writer_set_batch_max(s->writer, (size_t)cfg->ingest.batch_max);
 	log_set_level((enum log_level)cfg->log.level);
 	config_unref(s->cfg);
 	s->cfg = cfg;
@@ -183,13 +190,75 @@ static bool prepare_database(struct serve *s, char *err, size_t size)
 	return ok;
 }
 
+static void on_answer(const struct http_route *route, int status,
+                      double seconds, void *arg)
+{
+	struct serve *s = arg;
+
+	(void)seconds;
+	metrics_request(s->metrics, route ? route->name : NULL, status);
+}
+
+static void serve_metrics(struct http_req *r, void *arg)
+{
+	struct serve *s = arg;
+	char reason[256];
+	struct metrics_gauges g = {
+		.queue_events = (double)writer_queue_events(s->writer),
+		.database_up = writer_ready(s->writer, reason, sizeof(reason)),
+		.connections = (double)http_server_connections(s->http),
+		.in_flight = (double)http_server_in_flight(s->http),
+	};
+	struct buf out = { 0 };
+
+	metrics_render(s->metrics, &g, &out);
+	if (buf_failed(&out))
+		http_reply_error(r, 503, "unavailable", "out of memory");
+	else
+		http_reply_text(r, 200, "text/plain; version=0.0.4",
+		                buf_str(&out), out.len);
+	buf_free(&out);
+}
+
 static void build_routes(struct serve *s)
 {
 	const struct http_route routes[] = {
-		{ "/healthz", false, HTTP_GET, health_live, NULL, true, false },
-		{ "/readyz", false, HTTP_GET, health_ready, s->writer, true,
-		  false },
-		{ NULL, false, 0, NULL, NULL, false, false },
+		{ .name = "/healthz",
+		  .path = "/healthz",
+		  .methods = HTTP_GET,
+		  .fn = health_live,
+		  .quiet = true },
+		{ .name = "/readyz",
+		  .path = "/readyz",
+		  .methods = HTTP_GET,
+		  .fn = health_ready,
+		  .arg = s->writer,
+		  .quiet = true },
+		{ .name = "/metrics",
+		  .path = "/metrics",
+		  .methods = HTTP_GET,
+		  .fn = serve_metrics,
+		  .arg = s,
+		  .quiet = true },
+		{ .name = "/hooks/abacus/{token}",
+		  .path = "/hooks/abacus/",
+		  .prefix = true,
+		  .methods = HTTP_POST,
+		  .fn = hooks_abacus,
+		  .arg = &s->hooks,
+		  .secret_param = true },
+		{ .name = "/hooks/alertmanager",
+		  .path = "/hooks/alertmanager",
+		  .methods = HTTP_POST,
+		  .fn = hooks_alertmanager,
+		  .arg = &s->hooks },
+		{ .name = "/hooks/generic/{source}",
+		  .path = "/hooks/generic/",
+		  .prefix = true,
+		  .methods = HTTP_POST,
+		  .fn = hooks_generic,
+		  .arg = &s->hooks },
+		{ .path = NULL },
 	};
 
 	_Static_assert(sizeof(routes) <= sizeof(s->routes), "route table");
@@ -206,6 +275,7 @@ static bool start_http(struct serve *s, char *err, size_t size)
 	s->http = http_server_new(s->base, s->cfg, tls, s->routes, err, size);
 	if (s->http == NULL)
 		return false;
+	http_server_set_observer(s->http, on_answer, s);
 	log_info("listening", LOG_S("address", s->cfg->listen.address),
 	         LOG_I("port", http_server_port(s->http)),
 	         LOG_S("cert", s->cfg->tls.cert_file));
@@ -226,25 +296,60 @@ static bool watch_signals(struct serve *s)
 	return s->drain_timer != NULL;
 }
 
+/* Each connection takes a descriptor; keep room for the database, the
+ * log and outbound connections. */
+static void raise_open_files(const struct config *cfg)
+{
+	rlim_t want = (rlim_t)cfg->listen.max_connections + 512;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_warn("open files limit below max_connections",
+		         LOG_U("limit", rl.rlim_cur),
+		         LOG_I("max_connections", cfg->listen.max_connections));
+}
+
+static bool start_writer(struct serve *s, char *err, size_t size)
+{
+	struct writer_options opt = {
+		.target = &s->db.target,
+		.base = s->base,
+		.queue_events = (size_t)s->cfg->ingest.queue_size,
+		.batch_max = (size_t)s->cfg->ingest.batch_max,
+		.batch_size = metrics_batch_size(s->metrics),
+		.commit_seconds = metrics_commit_seconds(s->metrics),
+	};
+
+	s->writer = writer_start(&opt, err, size);
+	s->hooks.writer = s->writer;
+	s->hooks.metrics = s->metrics;
+	return s->writer != NULL;
+}
+
 static bool start(struct serve *s, char *err, size_t size)
 {
+	raise_open_files(s->cfg);
 	if (!prepare_database(s, err, size))
 		return false;
-	s->writer = writer_start(&s->db.target, err, size);
-	if (s->writer == NULL)
-		return false;
+	/* The writer wakes the loop from its own thread. */
+	evthread_use_pthreads();
 	s->base = event_base_new();
-	if (s->base == NULL || !watch_signals(s)) {
+	s->metrics = metrics_new();
+	if (s->base == NULL || s->metrics == NULL || !watch_signals(s)) {
 		snprintf(err, size, "cannot set up the event loop");
 		return false;
 	}
-	return start_http(s, err, size);
+	return start_writer(s, err, size) && start_http(s, err, size);
 }
 
 static void stop(struct serve *s)
 {
-	http_server_free(s->http);
+	/* The writer answers its last jobs through the server. */
 	writer_stop(s->writer);
+	http_server_free(s->http);
 	for (size_t i = 0; i < 3; i++) {
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
@@ -253,6 +358,7 @@ static void stop(struct serve *s)
 		event_free(s->drain_timer);
 	if (s->base != NULL)
 		event_base_free(s->base);
+	metrics_free(s->metrics);
 	db_place_close(&s->db);
 }
 

@@ -6,15 +6,15 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/expand.h"
 #include "config/jsonpos.h"
-#include <libpq-fe.h>
-
 #include "log.h"
+#include "sources/signature.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
 
@@ -183,6 +183,188 @@ static const struct cfg_section admin_section = {
 	.options = admin_options,
 };
 
+/* ingest */
+
+static const struct cfg_option ingest_options[] = {
+	{ "queue_size", CFG_INT, OPT(struct config_ingest, queue_size),
+	  .def = "20000", .min = 1, .max = 1000000, .restart = true },
+	{ "batch_max", CFG_INT, OPT(struct config_ingest, batch_max),
+	  .def = "512", .min = 1, .max = 10000 },
+	{ "retry_after", CFG_DURATION,
+	  OPT(struct config_ingest, retry_after_ms), .def = "1s", .min = 1000,
+	  .max = 3600000 },
+	{ .name = NULL },
+};
+
+static const struct cfg_section ingest_section = {
+	.options = ingest_options,
+};
+
+/* sources */
+
+static const char *const auth_kinds[] = { "standard_webhooks", "bearer", NULL };
+
+static bool field_validate(struct cfg_ctx *ctx, void *obj,
+                           const struct cfg_where *w)
+{
+	struct config_field *f = obj;
+	int set =
+	    (f->pointer != NULL) + (f->header != NULL) + (f->value != NULL);
+
+	if (set > 1) {
+		cfg_error_at(ctx, w, NULL,
+		             "give one of \"pointer\", \"header\" and "
+		             "\"value\", not %d",
+		             set);
+		return false;
+	}
+	if (f->pointer != NULL && f->pointer[0] != '\0' &&
+	    f->pointer[0] != '/') {
+		cfg_error_at(ctx, w, "pointer",
+		             "a JSON pointer starts with \"/\"");
+		return false;
+	}
+	return true;
+}
+
+static const struct cfg_option field_options[] = {
+	{ "pointer", CFG_STRING, OPT(struct config_field, pointer) },
+	{ "header", CFG_STRING, OPT(struct config_field, header) },
+	{ "value", CFG_STRING, OPT(struct config_field, value) },
+	{ .name = NULL },
+};
+
+static const struct cfg_section field_section = {
+	.options = field_options,
+	.validate = field_validate,
+};
+
+static bool source_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64 || strcmp(name, "abacus") == 0 ||
+	    strcmp(name, "alertmanager") == 0)
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static bool decode_secrets(struct cfg_ctx *ctx, struct config_generic *g,
+                           const struct cfg_where *w)
+{
+	g->nkeys = g->secrets.count;
+	g->keys = arena_alloc(ctx->arena, sizeof(*g->keys) * (g->nkeys + 1));
+	for (size_t i = 0; i < g->nkeys; i++) {
+		if (!sig_secret_parse(g->secrets.items[i], &g->keys[i])) {
+			cfg_error_at(ctx, w, "secrets",
+			             "secret %zu is not whsec_ followed by "
+			             "base64",
+			             i + 1);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool generic_validate(struct cfg_ctx *ctx, void *obj,
+                             const struct cfg_where *w)
+{
+	struct config_generic *g = obj;
+
+	if (!source_name_ok(g->name)) {
+		cfg_error_at(ctx, w, NULL,
+		             "a source name is 1 to 64 of a-z, 0-9, _ and -, "
+		             "and not abacus or alertmanager");
+		return false;
+	}
+	if (g->auth == CONFIG_AUTH_STANDARD_WEBHOOKS && g->secrets.count == 0) {
+		cfg_error_at(ctx, w, NULL,
+		             "auth \"standard_webhooks\" needs \"secrets\"");
+		return false;
+	}
+	if (g->auth == CONFIG_AUTH_BEARER && g->tokens.count == 0) {
+		cfg_error_at(ctx, w, NULL, "auth \"bearer\" needs \"tokens\"");
+		return false;
+	}
+	if (g->event_type.pointer == NULL && g->event_type.header == NULL &&
+	    g->event_type.value == NULL) {
+		cfg_error_at(ctx, w, "event_type",
+		             "say where the event type comes from");
+		return false;
+	}
+	return decode_secrets(ctx, g, w);
+}
+
+static const struct cfg_option generic_options[] = {
+	{ "auth", CFG_ENUM, OPT(struct config_generic, auth),
+	  .def = "standard_webhooks", .choices = auth_kinds },
+	{ "secrets", CFG_STRINGS, OPT(struct config_generic, secrets),
+	  .secret = true },
+	{ "tokens", CFG_STRINGS, OPT(struct config_generic, tokens),
+	  .secret = true },
+	{ "event_type", CFG_OBJECT, OPT(struct config_generic, event_type),
+	  .sub = &field_section, .required = true },
+	{ "deployment_id", CFG_OBJECT,
+	  OPT(struct config_generic, deployment_id), .sub = &field_section },
+	{ "severity", CFG_OBJECT, OPT(struct config_generic, severity),
+	  .sub = &field_section },
+	{ "store_headers", CFG_STRINGS,
+	  OPT(struct config_generic, store_headers) },
+	{ .name = NULL },
+};
+
+static const struct cfg_section generic_section = {
+	.options = generic_options,
+	.size = sizeof(struct config_generic),
+	.name_offset = offsetof(struct config_generic, name),
+	.validate = generic_validate,
+};
+
+static bool alertmanager_validate(struct cfg_ctx *ctx, void *obj,
+                                  const struct cfg_where *w)
+{
+	struct config_alertmanager *am = obj;
+
+	if ((am->username == NULL) != (am->password == NULL)) {
+		cfg_error_at(ctx, w, NULL,
+		             "basic auth needs both \"username\" and "
+		             "\"password\"");
+		return false;
+	}
+	return true;
+}
+
+static const struct cfg_option alertmanager_options[] = {
+	{ "tokens", CFG_STRINGS, OPT(struct config_alertmanager, tokens),
+	  .secret = true },
+	{ "username", CFG_STRING, OPT(struct config_alertmanager, username) },
+	{ "password", CFG_STRING, OPT(struct config_alertmanager, password),
+	  .secret = true },
+	{ "deployment_label", CFG_STRING,
+	  OPT(struct config_alertmanager, deployment_label),
+	  .def = "deployment" },
+	{ "severity_label", CFG_STRING,
+	  OPT(struct config_alertmanager, severity_label), .def = "severity" },
+	{ .name = NULL },
+};
+
+static const struct cfg_section alertmanager_section = {
+	.options = alertmanager_options,
+	.validate = alertmanager_validate,
+};
+
+static const struct cfg_option sources_options[] = {
+	{ "alertmanager", CFG_OBJECT, OPT(struct config_sources, alertmanager),
+	  .sub = &alertmanager_section },
+	{ "generic", CFG_MAP, OPT(struct config_sources, generic),
+	  .sub = &generic_section },
+	{ .name = NULL },
+};
+
+static const struct cfg_section sources_section = {
+	.options = sources_options,
+};
+
 /* top level */
 
 static bool top_validate(struct cfg_ctx *ctx, void *obj,
@@ -216,6 +398,10 @@ static const struct cfg_option top_options[] = {
 	{ "log", CFG_OBJECT, OPT(struct config, log), .sub = &log_section },
 	{ "admin", CFG_OBJECT, OPT(struct config, admin),
 	  .sub = &admin_section },
+	{ "ingest", CFG_OBJECT, OPT(struct config, ingest),
+	  .sub = &ingest_section },
+	{ "sources", CFG_OBJECT, OPT(struct config, sources),
+	  .sub = &sources_section },
 	{ .name = NULL },
 };
 
@@ -486,4 +672,16 @@ bool config_needs_restart(const struct config *old, const struct config *new,
                           char *name, size_t size)
 {
 	return cfg_restart_diff(&top_section, old, new, name, size);
+}
+
+const struct config_generic *config_generic_source(const struct config *cfg,
+                                                   const char *name)
+{
+	const struct config_generic *g = cfg->sources.generic.items;
+
+	for (size_t i = 0; i < cfg->sources.generic.count; i++) {
+		if (strcmp(g[i].name, name) == 0)
+			return &g[i];
+	}
+	return NULL;
 }

@@ -65,6 +65,54 @@ struct config_admin {
 	const char *token;
 };
 
+struct sig_secret;
+
+struct config_ingest {
+	int64_t queue_size;     /* events waiting for the writer, at most */
+	int64_t batch_max;      /* events per transaction, at most */
+	int64_t retry_after_ms; /* what a 503 tells clients to wait */
+};
+
+/* Where a field of an event comes from: one of the three is set. */
+struct config_field {
+	const char *pointer; /* JSON pointer into the body */
+	const char *header;  /* a request header */
+	const char *value;   /* a constant */
+};
+
+enum config_auth {
+	CONFIG_AUTH_STANDARD_WEBHOOKS,
+	CONFIG_AUTH_BEARER,
+};
+
+struct config_generic {
+	const char *name;
+	int auth;                   /* enum config_auth */
+	struct cfg_strings secrets; /* Standard Webhooks, whsec_... */
+	struct cfg_strings tokens;  /* bearer */
+	struct config_field event_type;
+	struct config_field deployment_id;
+	struct config_field severity;
+	struct cfg_strings store_headers;
+
+	/* Derived: the decoded secrets. */
+	struct sig_secret *keys;
+	size_t nkeys;
+};
+
+struct config_alertmanager {
+	struct cfg_strings tokens; /* bearer */
+	const char *username;      /* basic */
+	const char *password;
+	const char *deployment_label;
+	const char *severity_label;
+};
+
+struct config_sources {
+	struct config_alertmanager alertmanager;
+	struct cfg_array generic; /* of struct config_generic */
+};
+
 struct config {
 	atomic_int refs;
 	struct arena arena;
@@ -78,7 +126,13 @@ struct config {
 	struct config_database database;
 	struct config_log log;
 	struct config_admin admin;
+	struct config_ingest ingest;
+	struct config_sources sources;
 };
+
+/* The generic source called name, or NULL. */
+const struct config_generic *config_generic_source(const struct config *cfg,
+                                                   const char *name);
 
 struct config_errors {
 	char **lines; /* "file:line:column: message" */

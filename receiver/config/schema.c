@@ -632,10 +632,11 @@ static bool check_keys(struct cfg_ctx *ctx, const struct cfg_section *sec,
  * A secret read from NAME_file: the whole file, one trailing newline
  * removed. The path is shown in errors; the contents never are.
  */
-static bool read_secret_file(struct cfg_ctx *ctx, json_t *v, void *field,
-                             const struct cfg_where *w)
+/* Read a secret file into buf (SECRET_FILE_MAX + 1 bytes); trailing line
+ * ends removed. The path is shown in errors, the contents never are. */
+static bool load_secret_text(struct cfg_ctx *ctx, json_t *v, char *buf,
+                             size_t *len, const struct cfg_where *w)
 {
-	char buf[SECRET_FILE_MAX + 1];
 	const char *path;
 	size_t n;
 	FILE *f;
@@ -649,12 +650,12 @@ static bool read_secret_file(struct cfg_ctx *ctx, json_t *v, void *field,
 		          strerror(errno));
 		return false;
 	}
-	n = fread(buf, 1, sizeof(buf), f);
+	n = fread(buf, 1, SECRET_FILE_MAX + 1, f);
 	fclose(f);
 	if (n > SECRET_FILE_MAX || memchr(buf, '\0', n) != NULL) {
 		cfg_error(ctx, w,
-		          "\"%s\" does not hold a secret (too long "
-		          "or binary)",
+		          "\"%s\" does not hold a secret (too long or "
+		          "binary)",
 		          path);
 		return false;
 	}
@@ -664,7 +665,41 @@ static bool read_secret_file(struct cfg_ctx *ctx, json_t *v, void *field,
 		cfg_error(ctx, w, "\"%s\" is empty", path);
 		return false;
 	}
-	*(const char **)field = arena_strndup(ctx->arena, buf, n);
+	*len = n;
+	return true;
+}
+
+/* A secret from NAME_file: the whole file, or for a list one secret per
+ * non-empty line. */
+static bool read_secret_file(struct cfg_ctx *ctx, const struct cfg_option *o,
+                             json_t *v, void *field, const struct cfg_where *w)
+{
+	char buf[SECRET_FILE_MAX + 1];
+	struct cfg_strings *list = field;
+	size_t n, lines = 1;
+
+	if (!load_secret_text(ctx, v, buf, &n, w))
+		return false;
+	if (o->kind != CFG_STRINGS) {
+		*(const char **)field = arena_strndup(ctx->arena, buf, n);
+		explicit_bzero(buf, sizeof(buf));
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	list->items = arena_alloc(ctx->arena, sizeof(char *) * lines);
+	list->count = 0;
+	for (char *p = buf, *end = buf + n; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (k > 0 && p[k - 1] == '\r')
+			k--;
+		if (k > 0)
+			list->items[list->count++] =
+			    arena_strndup(ctx->arena, p, k);
+		p += (nl ? (size_t)(nl - p) + 1 : (size_t)(end - p));
+	}
 	explicit_bzero(buf, sizeof(buf));
 	return true;
 }
@@ -744,7 +779,7 @@ static bool read_option(struct cfg_ctx *ctx, const struct cfg_option *o,
 	if (v == NULL)
 		return read_missing(ctx, o, field, w, &child);
 	if (from_file)
-		return read_secret_file(ctx, v, field, &child);
+		return read_secret_file(ctx, o, v, field, &child);
 	return cfg_readers[o->kind](ctx, o, v, field, &child);
 }
 
@@ -819,6 +854,14 @@ static json_t *show_secret(const struct cfg_option *o, const void *field)
 {
 	if (o->kind == CFG_STRMAP)
 		return show_strings(o, field);
+	if (o->kind == CFG_STRINGS) {
+		const struct cfg_strings *l = field;
+		json_t *out = json_array();
+
+		for (size_t i = 0; i < l->count; i++)
+			json_array_append_new(out, json_string(cfg_redacted));
+		return out;
+	}
 	if (*(const char *const *)field == NULL)
 		return json_null();
 	return json_string(cfg_redacted);

@@ -238,6 +238,7 @@ static void log_answer(const struct http_req *r, int status, double secs,
 	         LOG_S("rid", r->rid), LOG_S("peer", r->peer),
 	         LOG_S("method", r->head.method_name), LOG_S("path", path),
 	         LOG_I("status", status), LOG_D("ms", secs * 1000.0),
+	         LOG_S("event", r->event_id[0] ? r->event_id : NULL),
 	         LOG_S("reason", why), LOG_END);
 }
 

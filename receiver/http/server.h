@@ -36,6 +36,7 @@ struct http_conn;
 typedef void (*http_handler)(struct http_req *r, void *arg);
 
 struct http_route {
+	const char *name; /* for metrics: "/hooks/abacus/{token}" */
 	const char *path; /* exact, or a prefix when prefix is true */
 	bool prefix;
 	unsigned methods; /* enum http_method bits; GET implies HEAD */
@@ -60,6 +61,7 @@ struct http_req {
 	struct http_head head;   /* method, path, headers */
 	const char *param;       /* what follows a prefix route's path */
 	struct timespec started; /* CLOCK_MONOTONIC */
+	char event_id[40];       /* logged with the answer when set */
 
 	/* The server's own part. */
 	struct http_conn *conn; /* NULL once the client has gone */

@@ -1,0 +1,30 @@
+#include "sources/abacus.h"
+
+#include <string.h>
+
+#include "sources/auth.h"
+
+bool abacus_events(const struct source_request *rq, struct source_result *res)
+{
+	size_t tlen = strlen(rq->param);
+	struct event *ev;
+	json_t *body;
+
+	if (!source_check_json_type(rq, res))
+		return false;
+	body = source_parse_json(rq, res);
+	if (body == NULL)
+		return false;
+	json_decref(body);
+	if (tlen > ABACUS_TOKEN_MAX)
+		tlen = ABACUS_TOKEN_MAX;
+
+	if (!source_new_events(rq, res, 1, ABACUS_SOURCE, NULL))
+		return false;
+	ev = &res->events[0];
+	ev->has_token = true;
+	auth_sha256(rq->param, tlen, ev->token_sha256);
+	if (!source_set_payload(ev, rq->body, rq->len))
+		return source_refuse(res, 503, "unavailable", "out of memory");
+	return true;
+}

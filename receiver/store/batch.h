@@ -1,0 +1,49 @@
+/*
+ * Writing a batch of events in one transaction (group commit).
+ *
+ * All events of the batch travel as a few array parameters of one
+ * prepared INSERT ... SELECT FROM unnest(...): one statement whatever the
+ * batch size. The same statement resolves Abacus tokens against
+ * registrations and skips (source, idempotency key) pairs that already
+ * exist; a second statement finds the first ids of those duplicates. The
+ * transaction is the unit later work (delivery rows) joins.
+ */
+#ifndef HERALD_STORE_BATCH_H
+#define HERALD_STORE_BATCH_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "event.h"
+#include "util/buf.h"
+
+enum batch_status {
+	BATCH_OK,
+	BATCH_CONNECTION, /* the connection broke; outcome unknown */
+	BATCH_DATA,       /* the data of some event was refused */
+	BATCH_RETRY,      /* a serialization failure or deadlock */
+	BATCH_FAILED,     /* anything else (the schema is missing, say) */
+};
+
+/* Scratch space reused from batch to batch (one per writer). */
+struct batch_scratch {
+	struct buf arrays[11];
+	struct buf keys[2];
+};
+
+/* Prepare the statements on a new connection. */
+enum batch_status batch_prepare(PGconn *conn, char *err, size_t size);
+
+/*
+ * Store events[0..n) in one transaction and set each one's outcome
+ * (stored, duplicate with first_id, unknown token). On any status but
+ * BATCH_OK the transaction was rolled back (or never committed) and the
+ * outcomes mean nothing; err says why.
+ */
+enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
+                              struct event *const *events, size_t n, char *err,
+                              size_t size);
+
+void batch_scratch_free(struct batch_scratch *s);
+
+#endif

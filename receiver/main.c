@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
 	{ "serve", "run the HTTPS receiver", cli_serve },
 	{ "migrate", "apply database migrations", cli_migrate },
 	{ "check-config", "validate a configuration file", cli_check_config },
+	{ "send", "post a signed test event to a generic source", cli_send },
 	{ "version", "print the version", cli_version },
 	{ NULL, NULL, NULL },
 };

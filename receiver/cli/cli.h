@@ -24,6 +24,7 @@ enum {
 int cli_serve(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
+int cli_send(int argc, char **argv);
 int cli_version(int argc, char **argv);
 
 struct config;

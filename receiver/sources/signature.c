@@ -13,8 +13,8 @@
 
 static const char *const sig_texts[] = {
 	[SIG_OK] = "signature verified",
-	[SIG_MISSING_HEADERS] = "webhook-id, webhook-timestamp and "
-	                        "webhook-signature are all required",
+	[SIG_MISSING_HEADERS] = ("webhook-id, webhook-timestamp and "
+	                         "webhook-signature are all required"),
 	[SIG_BAD_ID] = "webhook-id is empty or contains a dot",
 	[SIG_BAD_TIMESTAMP] = "webhook-timestamp is not a Unix time",
 	[SIG_TOO_OLD] = "webhook-timestamp is more than 5 minutes old",

@@ -43,6 +43,7 @@ struct writer {
 	/* The writer thread's own. */
 	const struct db_target *target;
 	PGconn *conn;
+	bool prepared;
 	struct batch_scratch scratch;
 	struct event **events;
 	size_t events_cap;
@@ -196,9 +197,7 @@ static bool check_database(struct writer *w)
 		disconnect(w);
 	if (w->conn == NULL) {
 		w->conn = db_connect(w->target, err, sizeof(err));
-		if (w->conn != NULL &&
-		    batch_prepare(w->conn, err, sizeof(err)) != BATCH_OK)
-			disconnect(w);
+		w->prepared = false;
 	}
 	if (w->conn == NULL) {
 		snprintf(reason, sizeof(reason), "database unreachable: %s",
@@ -212,6 +211,15 @@ static bool check_database(struct writer *w)
 		set_status(w, false, reason);
 		return false;
 	}
+	/* Statements are prepared once the tables they name exist. */
+	if (!w->prepared &&
+	    batch_prepare(w->conn, err, sizeof(err)) != BATCH_OK) {
+		snprintf(reason, sizeof(reason), "cannot prepare: %s", err);
+		set_status(w, false, reason);
+		disconnect(w);
+		return false;
+	}
+	w->prepared = true;
 	set_status(w, true, "");
 	return true;
 }
@@ -316,7 +324,7 @@ static void process(struct writer *w, struct writer_job *jobs)
 	enum batch_status st = BATCH_CONNECTION;
 	char err[256] = "not connected";
 
-	if (w->conn != NULL || check_database(w))
+	if ((w->conn != NULL && w->prepared) || check_database(w))
 		st = store_jobs(w, jobs, err, sizeof(err));
 	if (st == BATCH_DATA)
 		st = isolate(w, jobs);

@@ -27,15 +27,16 @@
 /* Kinds of tag that may stand alone on a line. */
 #define STANDALONE_SIGILS "!#^/>="
 
+/* Offsets are into the template's src. */
 struct tag {
-	char sigil;  /* one of SIGILS, or 0 for a plain variable */
-	size_t at;   /* offset of the opening delimiter */
-	size_t name; /* offset and length of the trimmed contents */
-	size_t name_len;
-	size_t end;      /* offset just past the closing delimiter */
-	bool standalone; /* the tag took its line; indent is what preceded it */
-	size_t indent;
-	size_t indent_len;
+	char sigil;        /* one of SIGILS, or 0 for a plain variable */
+	size_t at;         /* the opening delimiter */
+	size_t name;       /* the contents, trimmed */
+	size_t name_len;   /* (for {{=a b=}}, the two delimiters) */
+	size_t end;        /* just past the closing delimiter */
+	bool standalone;   /* the tag took its whole line */
+	size_t indent;     /* the blanks before a standalone tag */
+	size_t indent_len; /* (a partial indents its lines with them) */
 };
 
 struct open_section {
@@ -47,7 +48,7 @@ struct scan {
 	struct tmpl *t;
 	size_t pos;        /* start of the text not yet made into nodes */
 	size_t line_start; /* start of the line that pos is on */
-	bool line_busy; /* that line has a tag or non-blank text before pos */
+	bool line_busy;    /* a tag or non-blank text on it before pos */
 	char open[TMPL_DELIM_MAX];
 	char close[TMPL_DELIM_MAX];
 	size_t open_len;
@@ -86,8 +87,10 @@ static void scan_where(const struct tmpl *t, size_t at, int *line, int *col)
 }
 
 /* Report "line L, column C: ..." for offset at; returns false. */
-__attribute__((format(printf, 3, 4))) static bool
-scan_fail(struct scan *s, size_t at, const char *fmt, ...)
+static bool scan_fail(struct scan *s, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool scan_fail(struct scan *s, size_t at, const char *fmt, ...)
 {
 	int line, col, n;
 	va_list ap;

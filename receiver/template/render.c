@@ -62,8 +62,10 @@ typedef bool (*node_fn)(struct render *r, struct frame *f, const struct ctx *c,
                         uint32_t i);
 
 /* Report an error (the first one wins); returns false. */
-__attribute__((format(printf, 2, 3))) static bool fail(struct render *r,
-                                                       const char *fmt, ...)
+static bool fail(struct render *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool fail(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -82,7 +84,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 	size_t n = *cap ? *cap : 64;
 	void *np;
 
-	if (need <= *cap)
+	if (need <= *cap && p != NULL)
 		return p;
 	while (n < need)
 		n *= 2;
@@ -282,6 +284,8 @@ static void format_real(double d, char *buf, size_t size)
 static const char *value_text(const json_t *v, char *num, size_t *len,
                               char **owned)
 {
+	const char *text = num;
+
 	*owned = NULL;
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -292,18 +296,18 @@ static const char *value_text(const json_t *v, char *num, size_t *len,
 		         json_integer_value(v));
 		break;
 	case JSON_REAL: format_real(json_real_value(v), num, 32); break;
-	case JSON_TRUE: num = "true"; break;
-	case JSON_FALSE: num = "false"; break;
-	case JSON_NULL: num = ""; break;
+	case JSON_TRUE: text = "true"; break;
+	case JSON_FALSE: text = "false"; break;
+	case JSON_NULL: text = ""; break;
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 		*owned = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		num = *owned;
+		text = *owned;
 		break;
 	}
-	if (num != NULL)
-		*len = strlen(num);
-	return num;
+	if (text != NULL)
+		*len = strlen(text);
+	return text;
 }
 
 static bool render_nodes(struct render *r, struct frame *f, const struct ctx *c,
@@ -335,7 +339,7 @@ static bool render_value(struct render *r, struct frame *f, const struct ctx *c,
 {
 	const struct tmpl_node *n = &f->t->nodes[i];
 	const json_t *v = lookup(c, f->t->src + n->off, n->len);
-	put_fn write =
+	put_fn emit =
 	    n->kind == TMPL_VAR ? put_escaped[r->mode] : put_unescaped[r->mode];
 	char num[32], *owned;
 	const char *text;
@@ -349,7 +353,7 @@ static bool render_value(struct render *r, struct frame *f, const struct ctx *c,
 	text = value_text(v, num, &len, &owned);
 	if (text == NULL)
 		return fail(r, "out of memory");
-	ok = write(r, text, len);
+	ok = emit(r, text, len);
 	free(owned);
 	return ok;
 }
@@ -386,31 +390,41 @@ static bool render_inverted(struct render *r, struct frame *f,
 	return render_nodes(r, f, c, i + 1, n->end);
 }
 
-/* Compile the partial called name and remember it, text or none. */
+/* Remember the partial called name; t (NULL for none) is taken. */
+static bool partial_keep(struct render *r, const char *name, struct tmpl *t)
+{
+	struct partial *list = grow(r->partials, &r->partials_cap,
+	                            r->npartials + 1, sizeof(*list));
+	char *copy;
+
+	if (list == NULL)
+		return false;
+	r->partials = list;
+	copy = strdup(name);
+	if (copy == NULL)
+		return false;
+	r->partials[r->npartials++] = (struct partial){ .name = copy, .t = t };
+	return true;
+}
+
+/* Ask for the partial called name and compile it. */
 static bool partial_load(struct render *r, const char *name,
                          const struct tmpl **out)
 {
 	const char *text = r->partial_fn ? r->partial_fn(name, r->arg) : NULL;
-	struct partial p = { .name = strdup(name) };
-	struct partial *list;
+	struct tmpl *t = NULL;
 	char msg[256];
 
-	if (p.name == NULL)
-		return fail(r, "out of memory");
-	if (text != NULL)
-		p.t = tmpl_compile(text, strlen(text), msg, sizeof(msg));
-	list = grow(r->partials, &r->partials_cap, r->npartials + 1,
-	            sizeof(*list));
-	if ((text != NULL && p.t == NULL) || list == NULL) {
-		free(p.name);
-		tmpl_free(p.t);
-		if (list == NULL)
-			return fail(r, "out of memory");
-		return fail(r, "partial '%s': %s", name, msg);
+	if (text != NULL) {
+		t = tmpl_compile(text, strlen(text), msg, sizeof(msg));
+		if (t == NULL)
+			return fail(r, "partial '%s': %s", name, msg);
 	}
-	r->partials = list;
-	r->partials[r->npartials++] = p;
-	*out = p.t;
+	if (!partial_keep(r, name, t)) {
+		tmpl_free(t);
+		return fail(r, "out of memory");
+	}
+	*out = t;
 	return true;
 }
 
@@ -492,6 +506,18 @@ static bool render_nodes(struct render *r, struct frame *f, const struct ctx *c,
 	return true;
 }
 
+/* Make sure there is an output, even an empty one, and end it in NUL. */
+static bool render_finish(struct render *r)
+{
+	char *out = grow(r->out, &r->cap, r->len + 1, 1);
+
+	if (out == NULL)
+		return fail(r, "out of memory");
+	r->out = out;
+	r->out[r->len] = '\0';
+	return true;
+}
+
 static void render_release(struct render *r)
 {
 	for (size_t k = 0; k < r->npartials; k++) {
@@ -515,7 +541,7 @@ bool tmpl_render(const struct tmpl *t, const json_t *data,
 	};
 	struct frame top = { .t = t, .line_start = true };
 	struct ctx root = { .value = data };
-	bool ok = false;
+	bool ok;
 
 	*out = NULL;
 	*outlen = 0;
@@ -523,17 +549,16 @@ bool tmpl_render(const struct tmpl *t, const json_t *data,
 		err[0] = '\0';
 
 	if ((unsigned)mode > TMPL_ESCAPE_HEADER)
-		fail(&r, "unknown escape mode %d", (int)mode);
-	else if (render_nodes(&r, &top, &root, 0, t->count))
-		ok = r.out != NULL || (r.out = calloc(1, 1)) != NULL ||
-		     fail(&r, "out of memory");
+		ok = fail(&r, "unknown escape mode %d", (int)mode);
+	else
+		ok = render_nodes(&r, &top, &root, 0, t->count) &&
+		     render_finish(&r);
 	render_release(&r);
 
 	if (!ok) {
 		free(r.out);
 		return false;
 	}
-	r.out[r.len] = '\0';
 	*out = r.out;
 	*outlen = r.len;
 	return true;

@@ -1,0 +1,193 @@
+/*
+ * PostgreSQL stopped under load: while it is down every answer is 503,
+ * never 2xx; every id acknowledged before, during or after is in the
+ * database afterwards; and Herald takes events again once PostgreSQL is
+ * back, without a restart. Uses a private cluster, since it stops it.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sources/signature.h"
+#include "support/tcheck.h"
+#include "support/therald.h"
+#include "support/thttp.h"
+#include "support/tpg.h"
+
+#define SECRET    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define CLIENTS   4
+#define ACKED_MAX 200000
+
+struct load {
+	struct therald *h;
+	atomic_bool stop;
+	/* Phases, as CLOCK_MONOTONIC seconds; 0 until reached. */
+	_Atomic double down_from;
+	_Atomic double down_until;
+	pthread_mutex_t mu;
+	char (*acked)[40];
+	size_t nacked;
+	atomic_int ok_while_down;
+	atomic_int unavailable;
+	atomic_int other;
+	_Atomic double last_ok;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void post_one(struct load *l, int client, int i)
+{
+	struct sig_secret s;
+	char id[64], sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
+	char *body, *url;
+	long long ts = (long long)time(NULL);
+	struct thttp_resp r;
+	double sent = now_s(), from, until;
+	json_t *j;
+
+	snprintf(id, sizeof(id), "outage-%d-%d", client, i);
+	body = tfmt("{\"type\": \"OUTAGE\", \"n\": %d}", i);
+	cr_assert(sig_secret_parse(SECRET, &s));
+	sig_sign(&s, id, ts, body, strlen(body), sig);
+	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
+	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
+	url = tfmt("%s/hooks/generic/ci", l->h->url);
+	thttp("POST", url, l->h->ca,
+	      (const char *[]){ "Content-Type: application/json", hid, hts,
+	                        hsig, NULL },
+	      body, strlen(body), &r);
+	from = atomic_load(&l->down_from);
+	until = atomic_load(&l->down_until);
+	if (r.status == 202) {
+		j = thttp_json(&r);
+		pthread_mutex_lock(&l->mu);
+		if (l->nacked < ACKED_MAX)
+			snprintf(l->acked[l->nacked++], 40, "%s",
+			         json_string_value(json_object_get(j, "id")));
+		pthread_mutex_unlock(&l->mu);
+		json_decref(j);
+		atomic_store(&l->last_ok, now_s());
+		/* Sent after the stop finished, before the restart began. */
+		if (from > 0 && sent > from && (until == 0 || sent < until))
+			atomic_fetch_add(&l->ok_while_down, 1);
+	} else if (r.status == 503) {
+		atomic_fetch_add(&l->unavailable, 1);
+	} else {
+		atomic_fetch_add(&l->other, 1);
+		cr_log_warn("unexpected answer %ld: %s %s", r.status,
+		            r.body ? r.body : "", r.error);
+	}
+	thttp_free(&r);
+	free(url);
+	free(body);
+}
+
+struct client {
+	pthread_t thread;
+	struct load *load;
+	int index;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+
+	for (int i = 0; !atomic_load(&c->load->stop); i++) {
+		post_one(c->load, c->index, i);
+		tsleep_ms(5);
+	}
+	return NULL;
+}
+
+static long long acked_in_database(struct load *l, const char *conninfo)
+{
+	PGconn *conn = tpg_connect(conninfo);
+	long long found = 0;
+
+	for (size_t i = 0; i < l->nacked; i++) {
+		char *sql = tfmt("SELECT count(*) FROM events WHERE id = '%s'",
+		                 l->acked[i]);
+
+		found += tpg_value(conn, sql);
+		free(sql);
+	}
+	PQfinish(conn);
+	return found;
+}
+
+Test(outage, only_503_while_down_and_nothing_lost, .timeout = 300)
+{
+	struct tpg_cluster pg = { 0 };
+	struct load l = { 0 };
+	struct client c[CLIENTS];
+	struct therald h;
+	char *config, *db;
+	double back;
+
+	tpg_cluster_start(&pg);
+	therald_init(&h);
+	db = tfmt("%s", pg.conninfo);
+	tpg_drop_db(h.db);
+	free(h.db);
+	h.db = db;
+	config = tfmt("{" THERALD_STATE_TLS "," THERALD_LISTEN ","
+	              " \"database\": {\"url\": \"%s\","
+	              "  \"connect_timeout\": \"2s\"},"
+	              " \"sources\": {\"generic\": {\"ci\": {"
+	              "  \"secrets\": [\"" SECRET "\"],"
+	              "  \"event_type\": {\"pointer\": \"/type\"}}}}}",
+	              pg.conninfo);
+	therald_start(&h, config, NULL);
+	l.h = &h;
+	l.acked = calloc(ACKED_MAX, sizeof(*l.acked));
+	pthread_mutex_init(&l.mu, NULL);
+	for (int i = 0; i < CLIENTS; i++) {
+		c[i] = (struct client){ .load = &l, .index = i };
+		pthread_create(&c[i].thread, NULL, client_main, &c[i]);
+	}
+
+	tsleep_ms(1500);
+	tpg_cluster_stop(&pg, "fast");
+	atomic_store(&l.down_from, now_s());
+	tsleep_ms(3000);
+	atomic_store(&l.down_until, now_s());
+	tpg_cluster_restart(&pg);
+	back = now_s();
+	while (atomic_load(&l.last_ok) < back && now_s() - back < 30)
+		tsleep_ms(100);
+	cr_expect(atomic_load(&l.last_ok) > back, "no 2xx after the restart");
+	tsleep_ms(1000);
+	atomic_store(&l.stop, true);
+	for (int i = 0; i < CLIENTS; i++)
+		pthread_join(c[i].thread, NULL);
+
+	cr_expect_eq(atomic_load(&l.ok_while_down), 0);
+	cr_expect(atomic_load(&l.unavailable) > 0, "never saw a 503");
+	cr_expect_eq(atomic_load(&l.other), 0);
+	cr_expect(l.nacked > 0);
+	cr_expect_eq(acked_in_database(&l, db), (long long)l.nacked,
+	             "acknowledged ids missing");
+	cr_log_info("%zu acknowledged, %d answered 503, back after %.1f s",
+	            l.nacked, atomic_load(&l.unavailable),
+	            atomic_load(&l.last_ok) - back);
+
+	therald_stop(&h, SIGTERM);
+	h.db = NULL;
+	therald_cleanup(&h);
+	free(db);
+	free(config);
+	free(l.acked);
+	tpg_cluster_destroy(&pg);
+}

@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -236,13 +238,12 @@ static void line_timestamp(struct log_line *l)
 	line_printf(l, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static void line_write(struct log_line *l)
+static void write_all(int fd, const char *p, size_t len)
 {
-	int fd = atomic_load(&log_fd);
 	size_t off = 0;
 
-	while (off < l->len) {
-		ssize_t n = write(fd, l->buf + off, l->len - off);
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -250,6 +251,148 @@ static void line_write(struct log_line *l)
 			return;
 		off += (size_t)n;
 	}
+}
+
+/*
+ * Asynchronous mode (herald serve): records go into a ring and a thread of
+ * their own writes them, so a slow disk or a full pipe never stalls the
+ * event loop. When the ring is full a record is dropped and counted, and
+ * the count is logged once there is room again.
+ */
+#define LOG_RING_SIZE (1024 * 1024)
+#define LOG_FLUSH_MS  20
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	pthread_t thread;
+	char *ring;
+	size_t head; /* next byte to write into the ring */
+	size_t used;
+	uint64_t dropped;
+	bool running;
+	bool stopping;
+} log_async = { .mu = PTHREAD_MUTEX_INITIALIZER,
+	        .cond = PTHREAD_COND_INITIALIZER };
+
+static void ring_put(const char *p, size_t len)
+{
+	size_t at = log_async.head;
+	size_t first = len < LOG_RING_SIZE - at ? len : LOG_RING_SIZE - at;
+
+	memcpy(log_async.ring + at, p, first);
+	memcpy(log_async.ring, p + first, len - first);
+	log_async.head = (at + len) % LOG_RING_SIZE;
+	log_async.used += len;
+}
+
+static void line_write(struct log_line *l)
+{
+	bool wake;
+
+	pthread_mutex_lock(&log_async.mu);
+	if (!log_async.running) {
+		pthread_mutex_unlock(&log_async.mu);
+		write_all(atomic_load(&log_fd), l->buf, l->len);
+		return;
+	}
+	if (log_async.used + l->len > LOG_RING_SIZE) {
+		log_async.dropped++;
+		pthread_mutex_unlock(&log_async.mu);
+		return;
+	}
+	/* The writer looks every LOG_FLUSH_MS anyway; waking it for each
+	 * record would cost a context switch per record. */
+	wake = log_async.used < LOG_RING_SIZE / 2 &&
+	       log_async.used + l->len >= LOG_RING_SIZE / 2;
+	ring_put(l->buf, l->len);
+	if (wake)
+		pthread_cond_signal(&log_async.cond);
+	pthread_mutex_unlock(&log_async.mu);
+}
+
+/* Wait up to LOG_FLUSH_MS for a wake-up; called with the lock held. */
+static void wait_flush(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += LOG_FLUSH_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&log_async.cond, &log_async.mu, &until);
+}
+
+/* Write what the ring holds, in contiguous pieces, outside the lock. */
+static void *log_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&log_async.mu);
+	for (;;) {
+		size_t tail, len;
+		uint64_t dropped;
+
+		while (log_async.used == 0 && !log_async.stopping)
+			wait_flush();
+		if (log_async.used == 0)
+			break;
+		tail = (log_async.head + LOG_RING_SIZE - log_async.used) %
+		       LOG_RING_SIZE;
+		len = log_async.used < LOG_RING_SIZE - tail
+		          ? log_async.used
+		          : LOG_RING_SIZE - tail;
+		dropped = log_async.dropped;
+		log_async.dropped = 0;
+		pthread_mutex_unlock(&log_async.mu);
+		write_all(atomic_load(&log_fd), log_async.ring + tail, len);
+		/* Through the ring like any record, so it keeps its place. */
+		if (dropped > 0)
+			log_warn("log records dropped",
+			         LOG_U("count", dropped));
+		pthread_mutex_lock(&log_async.mu);
+		log_async.used -= len;
+	}
+	pthread_mutex_unlock(&log_async.mu);
+	return NULL;
+}
+
+bool log_async_start(void)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&log_async.mu);
+	if (log_async.running) {
+		pthread_mutex_unlock(&log_async.mu);
+		return true;
+	}
+	log_async.ring = malloc(LOG_RING_SIZE);
+	log_async.stopping = false;
+	if (log_async.ring != NULL &&
+	    pthread_create(&log_async.thread, NULL, log_thread, NULL) == 0)
+		ok = log_async.running = true;
+	pthread_mutex_unlock(&log_async.mu);
+	return ok;
+}
+
+void log_async_stop(void)
+{
+	pthread_mutex_lock(&log_async.mu);
+	if (!log_async.running) {
+		pthread_mutex_unlock(&log_async.mu);
+		return;
+	}
+	log_async.stopping = true;
+	pthread_cond_signal(&log_async.cond);
+	pthread_mutex_unlock(&log_async.mu);
+	pthread_join(log_async.thread, NULL);
+	pthread_mutex_lock(&log_async.mu);
+	log_async.running = false;
+	free(log_async.ring);
+	log_async.ring = NULL;
+	log_async.head = log_async.used = 0;
+	pthread_mutex_unlock(&log_async.mu);
 }
 
 void log_emit(enum log_level level, const char *msg, ...)

@@ -14,6 +14,11 @@
  *
  * The logger is process-wide: the level and format are set once at start-up
  * (and the level again on reload); they are atomics, so any thread may log.
+ *
+ * By default a record is written before log_emit returns. A server calls
+ * log_async_start, after which a thread of the logger's own does the
+ * writing, so that a slow disk or a full pipe never blocks an event loop;
+ * log_async_stop writes what is left and returns to direct writes.
  */
 #ifndef HERALD_LOG_H
 #define HERALD_LOG_H
@@ -75,6 +80,11 @@ void log_set_level(enum log_level level);
 void log_set_fd(int fd);
 
 bool log_enabled(enum log_level level);
+
+/* Write records from a thread of their own (see above). False if the
+ * thread could not be started; records are then written directly. */
+bool log_async_start(void);
+void log_async_stop(void);
 
 /* Parse "debug", "info", "warn", "error"; false if the name is unknown. */
 bool log_level_parse(const char *name, enum log_level *out);

@@ -368,6 +368,8 @@ int serve_run(struct config *cfg)
 	char err[1024];
 	int status = 0;
 
+	if (!log_async_start())
+		log_warn("logging synchronously: no logger thread");
 	if (start(&s, err, sizeof(err))) {
 		event_base_dispatch(s.base);
 		log_info("stopped");
@@ -377,5 +379,6 @@ int serve_run(struct config *cfg)
 	}
 	stop(&s);
 	config_unref(s.cfg);
+	log_async_stop();
 	return status;
 }

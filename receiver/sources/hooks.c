@@ -11,6 +11,7 @@
 #include "sources/alertmanager.h"
 #include "sources/generic.h"
 #include "store/writer.h"
+#include "util/buf.h"
 
 /* A request between its submission to the writer and its answer. */
 struct pending {
@@ -61,51 +62,65 @@ static void count(struct pending *p)
 	}
 }
 
-/* The answer for one request's events; they share one transaction, so
- * they share one fate except for duplicates. */
+/* The refusal, if the events' outcomes call for one. They share one
+ * transaction, so they share one fate except for duplicates. */
+static bool refused(struct pending *p)
+{
+	for (size_t i = 0; i < p->res.count; i++) {
+		const struct event *ev = &p->res.events[i];
+
+		if (ev->outcome == EVENT_UNAVAILABLE)
+			return !source_refuse(&p->res, 503, "unavailable",
+			                      "not stored: the database is "
+			                      "unavailable");
+		if (ev->outcome == EVENT_UNKNOWN_TOKEN)
+			return !source_refuse(&p->res, 401, "unauthorized",
+			                      "unknown or wrong token");
+		if (ev->outcome == EVENT_REJECTED)
+			return !source_refuse(&p->res, 422, "rejected",
+			                      "refused by the database: %s",
+			                      ev->error);
+	}
+	return false;
+}
+
+static const char *answer_id(const struct event *ev)
+{
+	return ev->outcome == EVENT_DUPLICATE ? ev->first_id : ev->id;
+}
+
+/* Ids are UUIDs, so the answer is written without a JSON library. */
 static void answer(struct pending *p)
 {
 	const struct event *ev = p->res.events;
 	size_t n = p->res.count, dups = 0;
-	json_t *ids = json_array(), *body;
+	struct buf b = { 0 };
 
-	for (size_t i = 0; i < n; i++) {
-		if (ev[i].outcome == EVENT_UNAVAILABLE) {
-			source_refuse(&p->res, 503, "unavailable",
-			              "not stored: the database is "
-			              "unavailable");
-			break;
-		}
-		if (ev[i].outcome == EVENT_UNKNOWN_TOKEN)
-			source_refuse(&p->res, 401, "unauthorized",
-			              "unknown or wrong token");
-		if (ev[i].outcome == EVENT_REJECTED)
-			source_refuse(&p->res, 422, "rejected",
-			              "refused by the database: %s",
-			              ev[i].error);
-		dups += ev[i].outcome == EVENT_DUPLICATE;
-		json_array_append_new(
-		    ids, json_string(ev[i].outcome == EVENT_DUPLICATE
-		                         ? ev[i].first_id
-		                         : ev[i].id));
-	}
-	if (p->res.status != 0) {
-		json_decref(ids);
+	if (refused(p)) {
 		refuse(p->r, &p->res);
 		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		dups += ev[i].outcome == EVENT_DUPLICATE;
 	snprintf(p->r->event_id, sizeof(p->r->event_id), "%s",
-	         dups == n ? ev[0].first_id : ev[0].id);
-	if (n == 1)
-		body = json_pack("{s:O, s:s}", "id", json_array_get(ids, 0),
-		                 "status", dups ? "duplicate" : "accepted");
+	         answer_id(&ev[0]));
+	if (n == 1) {
+		buf_printf(&b, "{\"id\":\"%s\",", answer_id(&ev[0]));
+	} else {
+		buf_puts(&b, "{\"ids\":[");
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&b, "%s\"%s\"", i ? "," : "",
+			           answer_id(&ev[i]));
+		buf_printf(&b, "],\"duplicates\":%zu,", dups);
+	}
+	buf_printf(&b, "\"status\":\"%s\"}",
+	           dups == n ? "duplicate" : "accepted");
+	if (buf_failed(&b))
+		http_reply_error(p->r, 503, "unavailable", "out of memory");
 	else
-		body = json_pack("{s:O, s:s, s:I}", "ids", ids, "status",
-		                 dups == n ? "duplicate" : "accepted",
-		                 "duplicates", (json_int_t)dups);
-	http_reply_json(p->r, dups == n ? 200 : 202, body);
-	json_decref(body);
-	json_decref(ids);
+		http_reply_text(p->r, dups == n ? 200 : 202, "application/json",
+		                buf_str(&b), b.len);
+	buf_free(&b);
 }
 
 static void on_stored(struct writer_job *job)

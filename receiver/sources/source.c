@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/buf.h"
+#include "util/jsonw.h"
+
 /* Request headers kept with every event; credentials never are. */
 static const char *const kept_headers[] = {
 	"user-agent",      "content-type",     "x-request-id",
@@ -83,15 +86,17 @@ static bool extra_listed(const char *name, const struct cfg_strings *extra)
 	return false;
 }
 
-/* The kept headers as a JSON object text with lower-case names. */
+/* The kept headers as a JSON object text with lower-case names. Values
+ * that are not UTF-8 are left out, not mangled. */
 static char *headers_json(const struct http_head *head,
                           const struct cfg_strings *extra)
 {
-	json_t *o = json_object();
-	char *text;
+	struct buf b = { 0 };
 
-	for (size_t i = 0; o && i < head->nheaders; i++) {
+	buf_putc(&b, '{');
+	for (size_t i = 0; i < head->nheaders; i++) {
 		const struct http_header *h = &head->headers[i];
+		size_t mark = b.len;
 		char name[64];
 		size_t n = strlen(h->name);
 
@@ -103,12 +108,18 @@ static char *headers_json(const struct http_head *head,
 			name[k] = (char)(h->name[k] >= 'A' && h->name[k] <= 'Z'
 			                     ? h->name[k] + 32
 			                     : h->name[k]);
-		/* Values that are not UTF-8 are left out, not mangled. */
-		json_object_set_new(o, name, json_string(h->value));
+		buf_printf(&b, "%s\"%s\":", b.len > 1 ? "," : "", name);
+		if (!jsonw_string(&b, h->value)) {
+			b.len = mark;
+			b.data[mark] = '\0';
+		}
 	}
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return text;
+	buf_putc(&b, '}');
+	if (buf_failed(&b)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b);
 }
 
 static const char *idempotency_key(const struct http_head *head)
@@ -123,30 +134,35 @@ bool source_new_events(const struct source_request *rq,
                        const struct cfg_strings *extra_headers)
 {
 	const char *key = idempotency_key(rq->head);
+	char *headers;
+	bool ok = true;
 
 	if (key != NULL && (strlen(key) == 0 || strlen(key) > SOURCE_KEY_MAX))
 		return source_refuse(res, 400, "bad_idempotency_key",
 		                     "idempotency key must be 1 to %d bytes",
 		                     SOURCE_KEY_MAX);
 	res->events = calloc(n, sizeof(*res->events));
-	if (res->events == NULL)
-		return source_refuse(res, 503, "unavailable", "out of memory");
-	for (size_t i = 0; i < n; i++) {
+	headers = headers_json(rq->head, extra_headers);
+	for (size_t i = 0; ok && res->events && headers && i < n; i++) {
 		struct event *ev = &res->events[i];
 
-		if (!event_init(ev, source))
-			return source_refuse(res, 503, "unavailable",
-			                     "no randomness for ids");
+		if (!event_init(ev, source)) {
+			ok = false;
+			break;
+		}
 		res->count++;
 		snprintf(ev->peer, sizeof(ev->peer), "%s", rq->peer);
-		ev->headers = headers_json(rq->head, extra_headers);
-		if (key != NULL)
-			ev->idempotency_key = strdup(key);
-		if (ev->headers == NULL || (key && !ev->idempotency_key))
-			return source_refuse(res, 503, "unavailable",
-			                     "out of memory");
+		ev->headers = strdup(headers);
+		ev->idempotency_key = key ? strdup(key) : NULL;
+		ok =
+		    ev->headers != NULL && (key == NULL || ev->idempotency_key);
 	}
-	return true;
+	if (res->events == NULL || headers == NULL)
+		ok = false;
+	free(headers);
+	return ok ? true
+	          : source_refuse(res, 503, "unavailable",
+	                          "out of memory or randomness");
 }
 
 bool source_set_payload(struct event *ev, const char *text, size_t len)

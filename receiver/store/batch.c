@@ -102,9 +102,15 @@ static enum batch_status run(PGconn *conn, const char *sql, char *err,
 
 enum batch_status batch_prepare(PGconn *conn, char *err, size_t size)
 {
-	PGresult *res = PQprepare(conn, "herald_insert", insert_sql, 11, NULL);
-	enum batch_status st = BATCH_OK;
+	enum batch_status st;
+	PGresult *res;
 
+	/* Planning the insert costs more than running it for a small batch;
+	 * its plan does not depend on the values, so plan it once. */
+	st = run(conn, "SET plan_cache_mode = force_generic_plan", err, size);
+	if (st != BATCH_OK)
+		return st;
+	res = PQprepare(conn, "herald_insert", insert_sql, 11, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		st = classify(conn, res, err, size);
 	PQclear(res);
@@ -302,15 +308,12 @@ enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
 
 	for (size_t i = 0; i < n; i++)
 		events[i]->outcome = EVENT_PENDING;
-	st = run(conn, "BEGIN", err, size);
-	if (st == BATCH_OK)
-		st = insert(conn, s, events, n, err, size);
+	/* One statement is one transaction: no BEGIN and COMMIT round
+	 * trips. The rows a duplicate points at are committed already, so
+	 * finding them needs no transaction of its own. */
+	st = insert(conn, s, events, n, err, size);
 	if (st == BATCH_OK)
 		st = find_duplicates(conn, s, events, n, err, size);
-	if (st == BATCH_OK)
-		return run(conn, "COMMIT", err, size);
-	if (st != BATCH_CONNECTION)
-		db_exec_quiet(conn, "ROLLBACK");
 	return st;
 }
 

@@ -2,11 +2,11 @@
  * Writing a batch of events in one transaction (group commit).
  *
  * All events of the batch travel as a few array parameters of one
- * prepared INSERT ... SELECT FROM unnest(...): one statement whatever the
- * batch size. The same statement resolves Abacus tokens against
- * registrations and skips (source, idempotency key) pairs that already
- * exist; a second statement finds the first ids of those duplicates. The
- * transaction is the unit later work (delivery rows) joins.
+ * prepared INSERT ... SELECT FROM unnest(...): one statement, and so one
+ * transaction and one round trip, whatever the batch size. The same
+ * statement resolves Abacus tokens against registrations and skips
+ * (source, idempotency key) pairs that already exist; a second, read-only
+ * statement finds the first ids of those duplicates.
  */
 #ifndef HERALD_STORE_BATCH_H
 #define HERALD_STORE_BATCH_H
@@ -37,8 +37,9 @@ enum batch_status batch_prepare(PGconn *conn, char *err, size_t size);
 /*
  * Store events[0..n) in one transaction and set each one's outcome
  * (stored, duplicate with first_id, unknown token). On any status but
- * BATCH_OK the transaction was rolled back (or never committed) and the
- * outcomes mean nothing; err says why.
+ * BATCH_OK the outcomes mean nothing and err says why; the events may or
+ * may not have been committed (BATCH_CONNECTION), so they must not be
+ * reported as stored.
  */
 enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
                               struct event *const *events, size_t n, char *err,

@@ -187,6 +187,9 @@ Test(ingest, rotation_and_timestamp_tolerance)
 	thttp_free(&r);
 	cr_expect_eq(rows(""), 2);
 
+	/* Records reach the file from the logger's thread. */
+	cr_expect(
+	    therald_wait_log(&h, "reason=\"no signature matches\"", 2000));
 	log = therald_log(&h);
 	cr_expect_not_null(strstr(log, "status=401"), "%s", log);
 	cr_expect_not_null(strstr(log, "peer=127.0.0.1"));
@@ -253,6 +256,7 @@ Test(ingest, every_refusal_is_json_and_stores_nothing)
 	free(big);
 
 	cr_expect_eq(rows(""), 0);
+	cr_expect(therald_wait_log(&h, "status=413", 2000));
 	log = therald_log(&h);
 	cr_expect_null(strstr(log, "am-secret-token"));
 	cr_expect_null(strstr(log, "unknown-token-123"), "%s", log);

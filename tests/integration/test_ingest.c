@@ -489,7 +489,8 @@ Test(ingest, full_queue_answers_503_with_retry_after)
 	}
 	cr_expect_eq(busy + accepted, N);
 	cr_expect(busy > 0, "no request was refused");
-	cr_expect(accepted >= 3, "only %d stored", accepted);
+	/* The queue holds two; the writer may have taken a third. */
+	cr_expect(accepted >= 2, "only %d stored", accepted);
 	cr_expect_eq(rows("WHERE event_type = 'WAIT'"), accepted);
 }
 

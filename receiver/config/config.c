@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "config/jsonpos.h"
 #include "log.h"
 #include "sources/signature.h"
+#include "version.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
 
@@ -365,7 +367,470 @@ static const struct cfg_section sources_section = {
 	.options = sources_options,
 };
 
+/* routes */
+
+static const char *const match_ops[] = { "=", "!=", "=~", "!~" };
+
+static bool field_name_ok(const char *f)
+{
+	static const char *const plain[] = { "source", "event_type",
+		                             "deployment_id", "severity",
+		                             NULL };
+
+	for (size_t i = 0; plain[i]; i++) {
+		if (strcmp(f, plain[i]) == 0)
+			return true;
+	}
+	return strncmp(f, "labels.", 7) == 0 && f[7] != '\0';
+}
+
+static void free_regex(void *arg)
+{
+	regfree(arg);
+}
+
+/* "field op value", op one of = != =~ !~; regexes match whole values. */
+static bool parse_matcher(struct cfg_ctx *ctx, const char *text,
+                          struct config_matcher *m, const struct cfg_where *w)
+{
+	size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyz"
+	                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+	const char *op = text + n;
+	char *anchored;
+	int rc;
+
+	m->op = op[0] == '!'
+	            ? (op[1] == '~' ? CONFIG_MATCH_NRE : CONFIG_MATCH_NE)
+	            : (op[1] == '~' ? CONFIG_MATCH_RE : CONFIG_MATCH_EQ);
+	if (n == 0 || (op[0] != '=' && op[0] != '!') ||
+	    (op[0] == '!' && op[1] != '=' && op[1] != '~')) {
+		cfg_error_at(ctx, w, NULL,
+		             "matcher \"%s\" is not FIELD=VALUE, FIELD!=VALUE,"
+		             " FIELD=~REGEX or FIELD!~REGEX",
+		             text);
+		return false;
+	}
+	m->field = arena_strndup(ctx->arena, text, n);
+	if (!field_name_ok(m->field)) {
+		cfg_error_at(ctx, w, NULL,
+		             "matcher \"%s\": no field \"%s\"; use source, "
+		             "event_type, deployment_id, severity or "
+		             "labels.NAME",
+		             text, m->field);
+		return false;
+	}
+	m->value = op + strlen(match_ops[m->op]);
+	if (m->op == CONFIG_MATCH_EQ || m->op == CONFIG_MATCH_NE)
+		return true;
+	m->regex = arena_alloc(ctx->arena, sizeof(regex_t));
+	anchored = arena_alloc(ctx->arena, strlen(m->value) + 5);
+	snprintf(anchored, strlen(m->value) + 5, "^(%s)$", m->value);
+	rc = regcomp(m->regex, anchored, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char why[128];
+
+		regerror(rc, m->regex, why, sizeof(why));
+		cfg_error_at(ctx, w, NULL, "matcher \"%s\": %s", text, why);
+		return false;
+	}
+	cfg_on_free(ctx, free_regex, m->regex);
+	return true;
+}
+
+static bool route_validate(struct cfg_ctx *ctx, void *obj,
+                           const struct cfg_where *w)
+{
+	struct config_route *r = obj;
+
+	if (r->sinks.count == 0) {
+		cfg_error_at(ctx, w, NULL, "a route needs \"sinks\"");
+		return false;
+	}
+	r->matchers = arena_alloc(ctx->arena,
+	                          sizeof(*r->matchers) * (r->match.count + 1));
+	for (size_t i = 0; i < r->match.count; i++) {
+		if (!parse_matcher(ctx, r->match.items[i], &r->matchers[i], w))
+			return false;
+		r->nmatchers++;
+	}
+	return true;
+}
+
+static const struct cfg_option route_options[] = {
+	{ "name", CFG_STRING, OPT(struct config_route, name) },
+	{ "match", CFG_STRINGS, OPT(struct config_route, match) },
+	{ "sinks", CFG_STRINGS, OPT(struct config_route, sinks),
+	  .required = true },
+	{ "continue", CFG_BOOL, OPT(struct config_route, cont),
+	  .def = "false" },
+	{ .name = NULL },
+};
+
+static const struct cfg_section route_section = {
+	.options = route_options,
+	.size = sizeof(struct config_route),
+	.validate = route_validate,
+};
+
+/* sinks */
+
+static const char *const sink_kinds[] = { "slack",   "email",  "http",
+	                                  "command", "plugin", NULL };
+static const char *const smtp_tls_modes[] = { "starttls", "implicit", NULL };
+
+/* Options that apply to a kind only: given for another, they are an
+ * error rather than silently ignored. */
+struct sink_field {
+	const char *name;
+	size_t offset;
+	unsigned kinds; /* bit per enum config_sink_kind */
+	bool required;
+};
+
+#define K(k) (1u << CONFIG_SINK_##k)
+
+static const struct sink_field sink_fields[] = {
+	{ "url", offsetof(struct config_sink, url), K(SLACK) | K(HTTP), true },
+	{ "method", offsetof(struct config_sink, method), K(HTTP), false },
+	{ "secret", offsetof(struct config_sink, secret), K(HTTP), false },
+	{ "template", offsetof(struct config_sink, template),
+	  K(SLACK) | K(HTTP) | K(COMMAND) | K(PLUGIN), false },
+	{ "subject", offsetof(struct config_sink, subject), K(EMAIL), false },
+	{ "text", offsetof(struct config_sink, text), K(EMAIL), false },
+	{ "html", offsetof(struct config_sink, html), K(EMAIL), false },
+	{ "smtp_url", offsetof(struct config_sink, smtp_url), K(EMAIL), true },
+	{ "from", offsetof(struct config_sink, from), K(EMAIL), true },
+	{ "username", offsetof(struct config_sink, username), K(EMAIL), false },
+	{ "password", offsetof(struct config_sink, password), K(EMAIL), false },
+	{ "ca_file", offsetof(struct config_sink, ca_file),
+	  K(SLACK) | K(HTTP) | K(EMAIL), false },
+	{ "path", offsetof(struct config_sink, path), K(PLUGIN), true },
+	{ NULL, 0, 0, false },
+};
+
+static bool sink_fields_fit(struct cfg_ctx *ctx, struct config_sink *k,
+                            const struct cfg_where *w)
+{
+	bool ok = true;
+
+	for (const struct sink_field *f = sink_fields; f->name; f++) {
+		const char *v = *(const char **)((char *)k + f->offset);
+		bool applies = (f->kinds & (1u << k->kind)) != 0;
+
+		if (v != NULL && !applies) {
+			cfg_error_at(ctx, w, f->name,
+			             "\"%s\" does not apply to a %s sink",
+			             f->name, sink_kinds[k->kind]);
+			ok = false;
+		} else if (v == NULL && applies && f->required) {
+			cfg_error_at(ctx, w, NULL, "a %s sink needs \"%s\"",
+			             sink_kinds[k->kind], f->name);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static bool sink_lists_fit(struct cfg_ctx *ctx, struct config_sink *k,
+                           const struct cfg_where *w)
+{
+	struct {
+		const char *name;
+		size_t count;
+		int kind;
+		bool required;
+	} lists[] = {
+		{ "to", k->to.count, CONFIG_SINK_EMAIL, true },
+		{ "argv", k->argv.count, CONFIG_SINK_COMMAND, true },
+		{ "headers", k->headers.count, CONFIG_SINK_HTTP, false },
+		{ "env", k->env.count, CONFIG_SINK_COMMAND, false },
+		{ "settings", k->settings != NULL, CONFIG_SINK_PLUGIN, false },
+	};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
+		bool applies = lists[i].kind == k->kind;
+
+		if (lists[i].count > 0 && !applies) {
+			cfg_error_at(ctx, w, lists[i].name,
+			             "\"%s\" does not apply to a %s sink",
+			             lists[i].name, sink_kinds[k->kind]);
+			return false;
+		}
+		if (lists[i].count == 0 && applies && lists[i].required) {
+			cfg_error_at(ctx, w, NULL, "a %s sink needs \"%s\"",
+			             sink_kinds[k->kind], lists[i].name);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool sink_rate(struct cfg_ctx *ctx, struct config_sink *k,
+                      const char *text, const struct cfg_where *w)
+{
+	char *end;
+	double n;
+
+	if (text == NULL) {
+		/* Slack takes about one message a second per webhook. */
+		k->rate = k->kind == CONFIG_SINK_SLACK ? 1.0 : 0.0;
+		return true;
+	}
+	n = strtod(text, &end);
+	if (end == text || n < 0 ||
+	    (strcmp(end, "/s") != 0 && strcmp(end, "/m") != 0)) {
+		cfg_error_at(ctx, w, "rate",
+		             "expected a rate such as \"1/s\" or \"30/m\"");
+		return false;
+	}
+	k->rate = strcmp(end, "/m") == 0 ? n / 60.0 : n;
+	return true;
+}
+
+static bool sink_validate(struct cfg_ctx *ctx, void *obj,
+                          const struct cfg_where *w)
+{
+	struct config_sink *k = obj;
+
+	if (!sink_fields_fit(ctx, k, w) || !sink_lists_fit(ctx, k, w) ||
+	    !sink_rate(ctx, k, k->rate_text, w))
+		return false;
+	if (k->kind == CONFIG_SINK_HTTP && k->method == NULL)
+		k->method = "POST";
+	if (k->kind == CONFIG_SINK_EMAIL &&
+	    (k->username == NULL) != (k->password == NULL)) {
+		cfg_error_at(ctx, w, NULL,
+		             "SMTP auth needs both \"username\" and "
+		             "\"password\"");
+		return false;
+	}
+	if (k->secret == NULL)
+		return true;
+	k->key = arena_alloc(ctx->arena, sizeof(*k->key));
+	if (!sig_secret_parse(k->secret, k->key)) {
+		cfg_error_at(ctx, w, "secret", "not whsec_ followed by base64");
+		return false;
+	}
+	return true;
+}
+
+static const struct cfg_option sink_options[] = {
+	{ "kind", CFG_ENUM, OPT(struct config_sink, kind), .required = true,
+	  .choices = sink_kinds, .restart = false },
+	{ "enabled", CFG_BOOL, OPT(struct config_sink, enabled),
+	  .def = "true" },
+	{ "timeout", CFG_DURATION, OPT(struct config_sink, timeout_ms),
+	  .def = "15s", .min = 100, .max = 600000 },
+	{ "concurrency", CFG_INT, OPT(struct config_sink, concurrency),
+	  .def = "8", .min = 1, .max = 1024 },
+	{ "rate", CFG_STRING, OPT(struct config_sink, rate_text) },
+	{ "max_attempts", CFG_INT, OPT(struct config_sink, max_attempts),
+	  .def = "10", .min = 1, .max = 1000 },
+	{ "max_age", CFG_DURATION, OPT(struct config_sink, max_age_ms),
+	  .def = "24h", .min = 1000, .max = 30LL * 86400000 },
+	{ "retry_base", CFG_DURATION, OPT(struct config_sink, retry_base_ms),
+	  .def = "5s", .min = 100, .max = 3600000 },
+	{ "retry_max", CFG_DURATION, OPT(struct config_sink, retry_max_ms),
+	  .def = "1h", .min = 100, .max = 86400000 },
+	{ "template", CFG_STRING, OPT(struct config_sink, template) },
+	{ "subject", CFG_STRING, OPT(struct config_sink, subject) },
+	{ "text", CFG_STRING, OPT(struct config_sink, text) },
+	{ "html", CFG_STRING, OPT(struct config_sink, html) },
+	{ "url", CFG_STRING, OPT(struct config_sink, url), .secret = true },
+	{ "method", CFG_STRING, OPT(struct config_sink, method) },
+	{ "headers", CFG_STRMAP, OPT(struct config_sink, headers),
+	  .secret = true },
+	{ "secret", CFG_STRING, OPT(struct config_sink, secret),
+	  .secret = true },
+	{ "ca_file", CFG_STRING, OPT(struct config_sink, ca_file) },
+	{ "smtp_url", CFG_STRING, OPT(struct config_sink, smtp_url) },
+	{ "smtp_tls", CFG_ENUM, OPT(struct config_sink, smtp_tls),
+	  .def = "starttls", .choices = smtp_tls_modes },
+	{ "username", CFG_STRING, OPT(struct config_sink, username) },
+	{ "password", CFG_STRING, OPT(struct config_sink, password),
+	  .secret = true },
+	{ "from", CFG_STRING, OPT(struct config_sink, from) },
+	{ "to", CFG_STRINGS, OPT(struct config_sink, to) },
+	{ "argv", CFG_STRINGS, OPT(struct config_sink, argv) },
+	{ "env", CFG_STRMAP, OPT(struct config_sink, env) },
+	{ "path", CFG_STRING, OPT(struct config_sink, path) },
+	{ "settings", CFG_JSON, OPT(struct config_sink, settings) },
+	{ .name = NULL },
+};
+
+static const struct cfg_section sink_section = {
+	.options = sink_options,
+	.size = sizeof(struct config_sink),
+	.name_offset = offsetof(struct config_sink, name),
+	.validate = sink_validate,
+};
+
+/* dispatch */
+
+static const struct cfg_option dispatch_options[] = {
+	{ "concurrency", CFG_INT, OPT(struct config_dispatch, concurrency),
+	  .def = "256", .min = 1, .max = 8192 },
+	{ "lease", CFG_DURATION, OPT(struct config_dispatch, lease_ms),
+	  .def = "5m", .min = 1000, .max = 86400000 },
+	{ "sweep", CFG_DURATION, OPT(struct config_dispatch, sweep_ms),
+	  .def = "5s", .min = 100, .max = 3600000 },
+	{ "claim_max", CFG_INT, OPT(struct config_dispatch, claim_max),
+	  .def = "200", .min = 1, .max = 10000 },
+	{ .name = NULL },
+};
+
+static const struct cfg_section dispatch_section = {
+	.options = dispatch_options,
+};
+
+/* abacus */
+
+static bool alert_validate(struct cfg_ctx *ctx, void *obj,
+                           const struct cfg_where *w)
+{
+	struct config_abacus_alert *a = obj;
+
+	if (!json_is_object(a->condition) ||
+	    !json_is_string(json_object_get(a->condition, "alertType"))) {
+		cfg_error_at(ctx, w, "condition",
+		             "a conditionConfig object with \"alertType\"");
+		return false;
+	}
+	return true;
+}
+
+static const struct cfg_option alert_options[] = {
+	{ "condition", CFG_JSON, OPT(struct config_abacus_alert, condition),
+	  .required = true },
+	{ "recipients", CFG_STRINGS,
+	  OPT(struct config_abacus_alert, recipients), .required = true },
+	{ "email_body", CFG_STRING,
+	  OPT(struct config_abacus_alert, email_body) },
+	{ .name = NULL },
+};
+
+static const struct cfg_section alert_section = {
+	.options = alert_options,
+	.size = sizeof(struct config_abacus_alert),
+	.name_offset = offsetof(struct config_abacus_alert, name),
+	.validate = alert_validate,
+};
+
+static const char *const abacus_events[] = { "DEPLOYMENT_START",
+	                                     "DEPLOYMENT_SUCCESS",
+	                                     "DEPLOYMENT_FAILED", NULL };
+
+static bool deployment_validate(struct cfg_ctx *ctx, void *obj,
+                                const struct cfg_where *w)
+{
+	struct config_abacus_deployment *d = obj;
+
+	for (size_t i = 0; i < d->events.count; i++) {
+		bool known = false;
+
+		for (size_t k = 0; abacus_events[k]; k++)
+			known |=
+			    strcmp(d->events.items[i], abacus_events[k]) == 0;
+		if (!known) {
+			cfg_error_at(ctx, w, "events",
+			             "unknown event type \"%s\"; expected "
+			             "DEPLOYMENT_START, DEPLOYMENT_SUCCESS or "
+			             "DEPLOYMENT_FAILED",
+			             d->events.items[i]);
+			return false;
+		}
+	}
+	if (d->payload != NULL && !json_is_object(d->payload)) {
+		cfg_error_at(ctx, w, "payload", "expected an object");
+		return false;
+	}
+	return true;
+}
+
+static const struct cfg_option deployment_options[] = {
+	{ "events", CFG_STRINGS, OPT(struct config_abacus_deployment, events) },
+	{ "payload", CFG_JSON, OPT(struct config_abacus_deployment, payload) },
+	{ "alerts", CFG_MAP, OPT(struct config_abacus_deployment, alerts),
+	  .sub = &alert_section },
+	{ .name = NULL },
+};
+
+static const struct cfg_section deployment_section = {
+	.options = deployment_options,
+	.size = sizeof(struct config_abacus_deployment),
+	.name_offset = offsetof(struct config_abacus_deployment, id),
+	.validate = deployment_validate,
+};
+
+static bool abacus_validate(struct cfg_ctx *ctx, void *obj,
+                            const struct cfg_where *w)
+{
+	struct config_abacus *a = obj;
+
+	if (a->deployments.count > 0 && a->api_key == NULL) {
+		cfg_error_at(ctx, w, NULL,
+		             "missing required key \"api_key\" (or "
+		             "\"api_key_file\")");
+		return false;
+	}
+	if (strncmp(a->api_url, "https://", 8) != 0 &&
+	    strncmp(a->api_url, "http://", 7) != 0) {
+		cfg_error_at(ctx, w, "api_url",
+		             "must start with https:// or http://");
+		return false;
+	}
+	return true;
+}
+
+static const struct cfg_option abacus_options[] = {
+	{ "api_url", CFG_STRING, OPT(struct config_abacus, api_url),
+	  .def = "https://api.abacus.ai" },
+	{ "api_key", CFG_STRING, OPT(struct config_abacus, api_key),
+	  .secret = true },
+	{ "ca_file", CFG_STRING, OPT(struct config_abacus, ca_file) },
+	{ "timeout", CFG_DURATION, OPT(struct config_abacus, timeout_ms),
+	  .def = "30s", .min = 1000, .max = 600000 },
+	{ "register_on_start", CFG_BOOL,
+	  OPT(struct config_abacus, register_on_start), .def = "false" },
+	{ "poll_interval", CFG_DURATION,
+	  OPT(struct config_abacus, poll_interval_ms), .def = "60s",
+	  .min = 1000, .max = 86400000 },
+	{ "deployments", CFG_MAP, OPT(struct config_abacus, deployments),
+	  .sub = &deployment_section },
+	{ .name = NULL },
+};
+
+static const struct cfg_section abacus_section = {
+	.options = abacus_options,
+	.validate = abacus_validate,
+};
+
 /* top level */
+
+/* Every sink a route names is configured. */
+static bool routes_name_sinks(struct cfg_ctx *ctx, struct config *cfg,
+                              const struct cfg_where *w)
+{
+	const struct config_route *r = cfg->routes.items;
+
+	for (size_t i = 0; i < cfg->routes.count; i++) {
+		for (size_t k = 0; k < r[i].sinks.count; k++) {
+			struct cfg_where route, sinks;
+			char index[24];
+
+			if (config_sink(cfg, r[i].sinks.items[k]) != NULL)
+				continue;
+			snprintf(index, sizeof(index), "%zu", i);
+			cfg_where_child(&route, w, "routes", false);
+			cfg_where_child(&sinks, &route, index, true);
+			cfg_error_at(ctx, &sinks, "sinks",
+			             "no sink called \"%s\"",
+			             r[i].sinks.items[k]);
+			return false;
+		}
+	}
+	return true;
+}
 
 static bool top_validate(struct cfg_ctx *ctx, void *obj,
                          const struct cfg_where *w)
@@ -383,7 +848,7 @@ static bool top_validate(struct cfg_ctx *ctx, void *obj,
 		cfg_error_at(ctx, w, "state_dir", "must not be empty");
 		return false;
 	}
-	return true;
+	return routes_name_sinks(ctx, cfg, w);
 }
 
 static const struct cfg_option top_options[] = {
@@ -402,6 +867,15 @@ static const struct cfg_option top_options[] = {
 	  .sub = &ingest_section },
 	{ "sources", CFG_OBJECT, OPT(struct config, sources),
 	  .sub = &sources_section },
+	{ "templates_dir", CFG_STRING, OPT(struct config, templates_dir),
+	  .def = HERALD_TEMPLATES_DIR },
+	{ "routes", CFG_LIST, OPT(struct config, routes),
+	  .sub = &route_section },
+	{ "sinks", CFG_MAP, OPT(struct config, sinks), .sub = &sink_section },
+	{ "dispatch", CFG_OBJECT, OPT(struct config, dispatch),
+	  .sub = &dispatch_section },
+	{ "abacus", CFG_OBJECT, OPT(struct config, abacus),
+	  .sub = &abacus_section },
 	{ .name = NULL },
 };
 
@@ -602,6 +1076,7 @@ static struct config *load(const char *path, const char *given, size_t len,
 		return NULL;
 	atomic_init(&cfg->refs, 1);
 	ctx.arena = &cfg->arena;
+	ctx.cleanups = &cfg->cleanups;
 	cfg->path = arena_strdup(&cfg->arena, path);
 
 	if (given != NULL || read_file(path, &text, &len, &ctx))
@@ -658,6 +1133,8 @@ void config_unref(struct config *cfg)
 {
 	if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
 		return;
+	for (struct cfg_cleanup *c = cfg->cleanups; c != NULL; c = c->next)
+		c->fn(c->arg);
 	json_decref(cfg->root);
 	arena_free(&cfg->arena);
 	free(cfg);
@@ -682,6 +1159,18 @@ const struct config_generic *config_generic_source(const struct config *cfg,
 	for (size_t i = 0; i < cfg->sources.generic.count; i++) {
 		if (strcmp(g[i].name, name) == 0)
 			return &g[i];
+	}
+	return NULL;
+}
+
+const struct config_sink *config_sink(const struct config *cfg,
+                                      const char *name)
+{
+	const struct config_sink *k = cfg->sinks.items;
+
+	for (size_t i = 0; i < cfg->sinks.count; i++) {
+		if (strcmp(k[i].name, name) == 0)
+			return &k[i];
 	}
 	return NULL;
 }

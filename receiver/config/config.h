@@ -113,10 +113,131 @@ struct config_sources {
 	struct cfg_array generic; /* of struct config_generic */
 };
 
+enum config_match_op {
+	CONFIG_MATCH_EQ,  /* = */
+	CONFIG_MATCH_NE,  /* != */
+	CONFIG_MATCH_RE,  /* =~, the whole value must match */
+	CONFIG_MATCH_NRE, /* !~ */
+};
+
+/* One matcher of a route: "event_type=X", "labels.team=~core|infra". */
+struct config_matcher {
+	const char *field; /* source, event_type, deployment_id, severity,
+	                      or labels.NAME */
+	int op;            /* enum config_match_op */
+	const char *value;
+	void *regex; /* regex_t for =~ and !~, owned by the config */
+};
+
+struct config_route {
+	const char *name;
+	struct cfg_strings match; /* as written */
+	struct cfg_strings sinks;
+	bool cont; /* keep matching after this route */
+
+	/* Derived from match. */
+	struct config_matcher *matchers;
+	size_t nmatchers;
+};
+
+enum config_sink_kind {
+	CONFIG_SINK_SLACK,
+	CONFIG_SINK_EMAIL,
+	CONFIG_SINK_HTTP,
+	CONFIG_SINK_COMMAND,
+	CONFIG_SINK_PLUGIN,
+};
+
+enum config_smtp_tls {
+	CONFIG_SMTP_STARTTLS,
+	CONFIG_SMTP_IMPLICIT,
+};
+
+struct config_sink {
+	const char *name;
+	int kind; /* enum config_sink_kind */
+	bool enabled;
+
+	/* Delivery policy, every kind. */
+	int64_t timeout_ms;
+	int64_t concurrency; /* attempts in flight at once */
+	double rate;         /* attempts per second, 0: unlimited */
+	int64_t max_attempts;
+	int64_t max_age_ms;
+	int64_t retry_base_ms;
+	int64_t retry_max_ms;
+	const char *rate_text; /* "1/s", "30/m" */
+
+	/* Templates: file names under templates_dir; empty means the
+	 * default for the kind and event type. */
+	const char *template; /* slack, http, command stdin */
+	const char *subject;  /* email */
+	const char *text;     /* email */
+	const char *html;     /* email */
+
+	/* slack, http */
+	const char *url;           /* secret: it carries credentials */
+	const char *method;        /* http */
+	struct cfg_strmap headers; /* http; secret values */
+	const char *secret;        /* http: Standard Webhooks signing */
+	const char *ca_file;
+
+	/* email */
+	const char *smtp_url; /* smtp://host:587 or smtps://host:465 */
+	int smtp_tls;         /* enum config_smtp_tls */
+	const char *username;
+	const char *password;
+	const char *from;
+	struct cfg_strings to;
+
+	/* command */
+	struct cfg_strings argv;
+	struct cfg_strmap env;
+
+	/* plugin */
+	const char *path;
+	json_t *settings;
+
+	/* Derived: the decoded signing secret of an http sink. */
+	struct sig_secret *key;
+};
+
+struct config_dispatch {
+	int64_t concurrency; /* attempts in flight at once, all sinks */
+	int64_t lease_ms;    /* how long a claimed delivery stays ours */
+	int64_t sweep_ms;    /* look for due deliveries at least this often */
+	int64_t claim_max;   /* deliveries claimed per query */
+};
+
+struct config_abacus_alert {
+	const char *name;
+	json_t *condition; /* conditionConfig, as the API takes it */
+	struct cfg_strings recipients;
+	const char *email_body;
+};
+
+struct config_abacus_deployment {
+	const char *id;
+	struct cfg_strings events; /* webhook event types */
+	json_t *payload;           /* merged into each payloadTemplate */
+	struct cfg_array alerts;   /* of struct config_abacus_alert */
+};
+
+struct config_abacus {
+	const char *api_url;
+	const char *api_key;
+	const char *ca_file;
+	int64_t timeout_ms;
+	bool register_on_start;
+	int64_t poll_interval_ms;
+	struct cfg_array deployments; /* of struct config_abacus_deployment */
+};
+
 struct config {
 	atomic_int refs;
 	struct arena arena;
 	json_t *root;
+	struct cfg_cleanup *cleanups;
 	const char *path;
 
 	const char *state_dir;
@@ -128,7 +249,16 @@ struct config {
 	struct config_admin admin;
 	struct config_ingest ingest;
 	struct config_sources sources;
+	const char *templates_dir;
+	struct cfg_array routes; /* of struct config_route */
+	struct cfg_array sinks;  /* of struct config_sink */
+	struct config_dispatch dispatch;
+	struct config_abacus abacus;
 };
+
+/* The sink called name, or NULL. */
+const struct config_sink *config_sink(const struct config *cfg,
+                                      const char *name);
 
 /* The generic source called name, or NULL. */
 const struct config_generic *config_generic_source(const struct config *cfg,

@@ -948,3 +948,13 @@ bool cfg_restart_diff(const struct cfg_section *sec, const void *a,
 {
 	return restart_diff_in(sec, a, b, "", name, size);
 }
+
+void cfg_on_free(struct cfg_ctx *ctx, void (*fn)(void *arg), void *arg)
+{
+	struct cfg_cleanup *c = arena_alloc(ctx->arena, sizeof(*c));
+
+	c->fn = fn;
+	c->arg = arg;
+	c->next = *ctx->cleanups;
+	*ctx->cleanups = c;
+}

@@ -90,6 +90,14 @@ struct cfg_section {
 
 #define CFG_ERRORS_MAX 32
 
+/* Something a validator made that needs more than freeing memory (a
+ * compiled regex), undone when the configuration is freed. */
+struct cfg_cleanup {
+	void (*fn)(void *arg);
+	void *arg;
+	struct cfg_cleanup *next;
+};
+
 struct cfg_error {
 	int line;
 	int column;
@@ -103,7 +111,11 @@ struct cfg_ctx {
 	struct cfg_error errors[CFG_ERRORS_MAX];
 	size_t nerrors;
 	size_t dropped;
+	struct cfg_cleanup **cleanups; /* where cfg_on_free adds */
 };
+
+/* Run fn(arg) when the configuration being read is freed. */
+void cfg_on_free(struct cfg_ctx *ctx, void (*fn)(void *arg), void *arg);
 
 /* Read json (NULL when the section is absent) into obj using sec. Errors
  * accumulate in ctx; returns false if any was found. */

@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +30,19 @@ struct metrics {
 	struct family events;   /* source, type, outcome */
 	struct histogram batch_size;
 	struct histogram commit_seconds;
+
+	/* Updated by the dispatch thread, read by the ingest thread. */
+	pthread_mutex_t mu;
+	struct family deliveries; /* sink, status */
+	struct family disabled;   /* sink */
+	struct histogram delivery_latency;
 };
 
 static const double batch_bounds[] = { 1,  2,   4,   8,   16,  32,
 	                               64, 128, 256, 512, 1024 };
+static const double latency_bounds[] = { 0.001, 0.0025, 0.005, 0.01,
+					 0.025, 0.05,	0.1,   0.25,
+					 0.5,	1,	5,     60 };
 static const double commit_bounds[] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 };
@@ -47,6 +57,9 @@ struct metrics *metrics_new(void)
 	m->batch_size.n = sizeof(batch_bounds) / sizeof(double);
 	m->commit_seconds.bounds = commit_bounds;
 	m->commit_seconds.n = sizeof(commit_bounds) / sizeof(double);
+	m->delivery_latency.bounds = latency_bounds;
+	m->delivery_latency.n = sizeof(latency_bounds) / sizeof(double);
+	pthread_mutex_init(&m->mu, NULL);
 	return m;
 }
 
@@ -66,6 +79,9 @@ void metrics_free(struct metrics *m)
 		return;
 	family_free(&m->requests);
 	family_free(&m->events);
+	family_free(&m->deliveries);
+	family_free(&m->disabled);
+	pthread_mutex_destroy(&m->mu);
 	free(m);
 }
 
@@ -141,6 +157,26 @@ void metrics_event(struct metrics *m, const char *source, const char *type,
                    const char *outcome)
 {
 	count(&m->events, source, type ? type : "", outcome);
+}
+
+void metrics_delivery(struct metrics *m, const char *sink,
+		      const char *status)
+{
+	pthread_mutex_lock(&m->mu);
+	count(&m->deliveries, sink, status, NULL);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_sink_disabled(struct metrics *m, const char *sink)
+{
+	pthread_mutex_lock(&m->mu);
+	count(&m->disabled, sink, NULL, NULL);
+	pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_delivery_latency(struct metrics *m, double seconds)
+{
+	histogram_observe(&m->delivery_latency, seconds < 0 ? 0 : seconds);
 }
 
 void histogram_observe(struct histogram *h, double v)
@@ -249,7 +285,10 @@ void metrics_render(struct metrics *m, const struct metrics_gauges *g,
 {
 	static const char *const request_labels[] = { "route", "status", NULL };
 	static const char *const event_labels[] = { "source", "type",
-		                                    "outcome" };
+						    "outcome" };
+	static const char *const delivery_labels[] = { "sink", "status",
+						       NULL };
+	static const char *const sink_labels[] = { "sink", NULL, NULL };
 
 	header(out, "herald_build_info", "gauge",
 	       "Herald's version, as a label.");
@@ -266,6 +305,20 @@ void metrics_render(struct metrics *m, const struct metrics_gauges *g,
 	histogram_render(out, &m->commit_seconds,
 	                 "herald_writer_commit_seconds",
 	                 "Time from BEGIN to the end of COMMIT of a batch.");
+	pthread_mutex_lock(&m->mu);
+	family_render(out, &m->deliveries, "herald_deliveries_total",
+		      "Delivery attempts, by sink and the delivery's status "
+		      "after them.",
+		      delivery_labels);
+	family_render(out, &m->disabled, "herald_sinks_disabled_total",
+		      "Times an endpoint answered 410 and its sink was "
+		      "turned off.",
+		      sink_labels);
+	pthread_mutex_unlock(&m->mu);
+	histogram_render(out, &m->delivery_latency,
+			 "herald_delivery_start_seconds",
+			 "Time from an event's arrival to the start of a "
+			 "delivery attempt.");
 	gauge(out, "herald_writer_queue_events",
 	      "Events waiting for the writer.", g->queue_events);
 	gauge(out, "herald_database_up",

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "dispatch/dispatcher.h"
 #include "health.h"
 #include "http/server.h"
 #include "http/tls.h"
@@ -33,6 +34,7 @@ struct serve {
 	struct config *cfg;
 	struct db_place db;
 	struct writer *writer;
+	struct dispatcher *dispatcher;
 	struct metrics *metrics;
 	struct hooks hooks;
 	struct http_server *http;
@@ -95,7 +97,8 @@ static void reload(struct serve *s)
 		return;
 	}
 	http_server_reload(s->http, cfg, tls);
-	writer_set_batch_max(s->writer, (size_t)cfg->ingest.batch_max);
+	writer_set_config(s->writer, cfg);
+	dispatcher_reload(s->dispatcher, cfg);
 	log_set_level((enum log_level)cfg->log.level);
 	config_unref(s->cfg);
 	s->cfg = cfg;
@@ -316,6 +319,7 @@ static bool start_writer(struct serve *s, char *err, size_t size)
 {
 	struct writer_options opt = {
 		.target = &s->db.target,
+		.cfg = s->cfg,
 		.base = s->base,
 		.queue_events = (size_t)s->cfg->ingest.queue_size,
 		.batch_max = (size_t)s->cfg->ingest.batch_max,
@@ -342,11 +346,16 @@ static bool start(struct serve *s, char *err, size_t size)
 		snprintf(err, size, "cannot set up the event loop");
 		return false;
 	}
-	return start_writer(s, err, size) && start_http(s, err, size);
+	if (!start_writer(s, err, size))
+		return false;
+	s->dispatcher = dispatcher_start(s->cfg, &s->db.target, s->metrics,
+					 err, size);
+	return s->dispatcher != NULL && start_http(s, err, size);
 }
 
 static void stop(struct serve *s)
 {
+	dispatcher_stop(s->dispatcher);
 	/* The writer answers its last jobs through the server. */
 	writer_stop(s->writer);
 	http_server_free(s->http);

@@ -5,6 +5,7 @@
  */
 #include "config/config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <regex.h>
@@ -14,6 +15,7 @@
 
 #include "config/expand.h"
 #include "config/jsonpos.h"
+#include "herald/sink_plugin.h"
 #include "log.h"
 #include "sources/signature.h"
 #include "version.h"
@@ -587,6 +589,35 @@ static bool sink_rate(struct cfg_ctx *ctx, struct config_sink *k,
 	return true;
 }
 
+/* A plugin that cannot be loaded, or speaks another ABI, is a
+ * configuration error: found by check-config, refused by a reload. */
+static bool plugin_loads(struct cfg_ctx *ctx, const struct config_sink *k,
+			 const struct cfg_where *w)
+{
+	void *h = dlopen(k->path, RTLD_NOW | RTLD_LOCAL);
+	const struct herald_sink_plugin *api;
+	bool ok;
+
+	if (h == NULL) {
+		cfg_error_at(ctx, w, "path", "cannot load plugin: %s",
+			     dlerror());
+		return false;
+	}
+	api = dlsym(h, "herald_sink_plugin_v1");
+	if (api == NULL)
+		cfg_error_at(ctx, w, "path",
+			     "the plugin exports no herald_sink_plugin_v1");
+	else if (api->abi != HERALD_SINK_PLUGIN_ABI)
+		cfg_error_at(ctx, w, "path",
+			     "the plugin has ABI version %u; this herald "
+			     "needs %u",
+			     (unsigned)api->abi,
+			     (unsigned)HERALD_SINK_PLUGIN_ABI);
+	ok = api != NULL && api->abi == HERALD_SINK_PLUGIN_ABI;
+	dlclose(h);
+	return ok;
+}
+
 static bool sink_validate(struct cfg_ctx *ctx, void *obj,
                           const struct cfg_where *w)
 {
@@ -597,6 +628,8 @@ static bool sink_validate(struct cfg_ctx *ctx, void *obj,
 		return false;
 	if (k->kind == CONFIG_SINK_HTTP && k->method == NULL)
 		k->method = "POST";
+	if (k->kind == CONFIG_SINK_PLUGIN && !plugin_loads(ctx, k, w))
+		return false;
 	if (k->kind == CONFIG_SINK_EMAIL &&
 	    (k->username == NULL) != (k->password == NULL)) {
 		cfg_error_at(ctx, w, NULL,

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "sinks/kinds.h"
+#include "template/store.h"
 #include "util/utf8.h"
 
 const struct sink_ops *sink_ops_for(const struct config_sink *cfg)
@@ -84,4 +85,29 @@ int64_t sink_parse_retry_after(const char *value)
 		return -1;
 	secs = (long long)timegm(&tm) - (long long)time(NULL);
 	return secs < 0 ? 0 : secs * 1000;
+}
+
+bool sink_render(const struct sink_env *env, const char *configured,
+		 const char *kind, const struct sink_message *msg,
+		 const char *part, bool header, char **out, size_t *len,
+		 struct sink_result *r)
+{
+	char name[512], err[256];
+
+	if (configured != NULL)
+		snprintf(name, sizeof(name), "%s", configured);
+	else if (!tmpl_store_find(env->templates, kind, msg->event_type, part,
+				  name, sizeof(name))) {
+		sink_result_set(r, SINK_FAILED,
+				"no template %s/default.%s in the templates "
+				"folder",
+				kind, part);
+		return false;
+	}
+	if (!tmpl_store_render(env->templates, name, msg->event, header, out,
+			       len, err, sizeof(err))) {
+		sink_result_set(r, SINK_FAILED, "%s", err);
+		return false;
+	}
+	return true;
 }

@@ -89,6 +89,17 @@ void sink_result_response(struct sink_result *r, const char *data, size_t len);
  * included: redirects are not followed) failed. */
 enum sink_outcome sink_http_outcome(long status);
 
+/*
+ * Render the configured template, or the kind's default for the event type
+ * and part ("json", "txt"), over msg's event. On failure r is set to
+ * SINK_FAILED with a message naming the template: retrying a broken
+ * template would not help.
+ */
+bool sink_render(const struct sink_env *env, const char *configured,
+		 const char *kind, const struct sink_message *msg,
+		 const char *part, bool header, char **out, size_t *len,
+		 struct sink_result *r) __attribute__((warn_unused_result));
+
 /* Seconds or an HTTP date of a Retry-After value, as milliseconds from
  * now; -1 if it is neither. */
 int64_t sink_parse_retry_after(const char *value);

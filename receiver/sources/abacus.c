@@ -15,13 +15,18 @@ bool abacus_events(const struct source_request *rq, struct source_result *res)
 	body = source_parse_json(rq, res);
 	if (body == NULL)
 		return false;
-	json_decref(body);
 	if (tlen > ABACUS_TOKEN_MAX)
 		tlen = ABACUS_TOKEN_MAX;
 
-	if (!source_new_events(rq, res, 1, ABACUS_SOURCE, NULL))
+	if (!source_new_events(rq, res, 1, ABACUS_SOURCE, NULL)) {
+		json_decref(body);
 		return false;
+	}
 	ev = &res->events[0];
+	/* Routes match labels.NAME against a top-level "labels" object. */
+	if (json_is_object(json_object_get(body, "labels")))
+		ev->labels = json_incref(json_object_get(body, "labels"));
+	json_decref(body);
 	ev->has_token = true;
 	auth_sha256(rq->param, tlen, ev->token_sha256);
 	if (!source_set_payload(ev, rq->body, rq->len))

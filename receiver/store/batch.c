@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "routes.h"
 #include "store/db.h"
 #include "util/pgarray.h"
+
+/* Sinks one event may go to, at most. */
+#define ROUTE_HITS_MAX 64
 
 enum {
 	A_ID,
@@ -60,8 +65,18 @@ static const char insert_sql[] =
     " SELECT id::text, 'u', NULL, NULL FROM resolved"
     "  WHERE token IS NOT NULL AND reg_id IS NULL";
 
-/* Runs after the insert, in the same transaction but a new snapshot, so
- * it also sees rows that a concurrent transaction committed meanwhile. */
+/* One row per sink an event goes to; committing wakes the dispatchers. */
+static const char deliveries_sql[] =
+	"WITH d AS ("
+	" INSERT INTO deliveries (id, event_id, sink, route)"
+	" SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+	"  $4::text[])"
+	" RETURNING 1"
+	")"
+	" SELECT pg_notify('herald_deliveries', count(*)::text) FROM d";
+
+/* Runs after the insert, in a new snapshot, so it also sees rows that a
+ * concurrent transaction committed meanwhile. */
 static const char duplicates_sql[] =
     "SELECT i.n, e.id::text"
     " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY"
@@ -117,6 +132,12 @@ enum batch_status batch_prepare(PGconn *conn, char *err, size_t size)
 	if (st != BATCH_OK)
 		return st;
 	res = PQprepare(conn, "herald_duplicates", duplicates_sql, 2, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		st = classify(conn, res, err, size);
+	PQclear(res);
+	if (st != BATCH_OK)
+		return st;
+	res = PQprepare(conn, "herald_deliveries", deliveries_sql, 4, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		st = classify(conn, res, err, size);
 	PQclear(res);
@@ -300,18 +321,102 @@ static enum batch_status insert(PGconn *conn, struct batch_scratch *s,
 	return st;
 }
 
+/* The delivery rows of the stored events, as arrays: id, event id, sink
+ * and route; false if there are none. */
+static bool build_deliveries(struct batch_scratch *s, const struct config *cfg,
+			     struct event *const *ev, size_t n)
+{
+	struct route_hit hits[ROUTE_HITS_MAX];
+	size_t rows = 0;
+
+	for (int i = 0; i < 4; i++)
+		pgarray_begin(&s->deliveries[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct route_input in = { ev[i]->source, ev[i]->event_type,
+					  ev[i]->deployment_id,
+					  ev[i]->severity, ev[i]->labels };
+		size_t k = ev[i]->outcome == EVENT_STORED
+				   ? routes_match(cfg, &in, hits,
+						  ROUTE_HITS_MAX)
+				   : 0;
+
+		for (size_t j = 0; j < k; j++) {
+			struct uuid u;
+			char id[UUID_STR_LEN + 1];
+
+			if (!uuid_v7(&u))
+				continue;
+			uuid_format(&u, id);
+			pgarray_add_str(&s->deliveries[0], id);
+			pgarray_add_str(&s->deliveries[1], ev[i]->id);
+			pgarray_add_str(&s->deliveries[2], hits[j].sink);
+			pgarray_add_str(&s->deliveries[3], hits[j].route);
+			rows++;
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		pgarray_end(&s->deliveries[i]);
+	return rows > 0;
+}
+
+static enum batch_status insert_deliveries(PGconn *conn,
+					   struct batch_scratch *s, char *err,
+					   size_t size)
+{
+	const char *params[4];
+	enum batch_status st = BATCH_OK;
+	PGresult *res;
+
+	for (int i = 0; i < 4; i++) {
+		if (buf_failed(&s->deliveries[i])) {
+			snprintf(err, size, "out of memory building deliveries");
+			return BATCH_FAILED;
+		}
+		params[i] = buf_str(&s->deliveries[i]);
+	}
+	res = PQexecPrepared(conn, "herald_deliveries", 4, params, NULL, NULL,
+			     0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		st = classify(conn, res, err, size);
+	PQclear(res);
+	return st;
+}
+
+/* Events and their deliveries in one transaction. */
+static enum batch_status insert_routed(PGconn *conn, struct batch_scratch *s,
+				       const struct config *cfg,
+				       struct event *const *events, size_t n,
+				       char *err, size_t size)
+{
+	enum batch_status st = run(conn, "BEGIN", err, size);
+
+	if (st == BATCH_OK)
+		st = insert(conn, s, events, n, err, size);
+	if (st == BATCH_OK && build_deliveries(s, cfg, events, n))
+		st = insert_deliveries(conn, s, err, size);
+	if (st == BATCH_OK)
+		return run(conn, "COMMIT", err, size);
+	if (st != BATCH_CONNECTION)
+		db_exec_quiet(conn, "ROLLBACK");
+	return st;
+}
+
 enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
-                              struct event *const *events, size_t n, char *err,
-                              size_t size)
+			      const struct config *cfg,
+			      struct event *const *events, size_t n,
+			      char *err, size_t size)
 {
 	enum batch_status st;
 
 	for (size_t i = 0; i < n; i++)
 		events[i]->outcome = EVENT_PENDING;
-	/* One statement is one transaction: no BEGIN and COMMIT round
-	 * trips. The rows a duplicate points at are committed already, so
-	 * finding them needs no transaction of its own. */
-	st = insert(conn, s, events, n, err, size);
+	/* Without routes one statement is the whole transaction: no BEGIN
+	 * and COMMIT round trips. The rows a duplicate points at are
+	 * committed already, so finding them needs no transaction. */
+	if (cfg != NULL && cfg->routes.count > 0)
+		st = insert_routed(conn, s, cfg, events, n, err, size);
+	else
+		st = insert(conn, s, events, n, err, size);
 	if (st == BATCH_OK)
 		st = find_duplicates(conn, s, events, n, err, size);
 	return st;
@@ -323,4 +428,6 @@ void batch_scratch_free(struct batch_scratch *s)
 		buf_free(&s->arrays[i]);
 	buf_free(&s->keys[0]);
 	buf_free(&s->keys[1]);
+	for (int i = 0; i < 4; i++)
+		buf_free(&s->deliveries[i]);
 }

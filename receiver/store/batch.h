@@ -7,6 +7,11 @@
  * statement resolves Abacus tokens against registrations and skips
  * (source, idempotency key) pairs that already exist; a second, read-only
  * statement finds the first ids of those duplicates.
+ *
+ * When routes are configured, the insert runs in a transaction with a
+ * second statement that adds one deliveries row per sink the routes name
+ * for each stored event, and notifies the dispatchers (LISTEN
+ * herald_deliveries) on commit.
  */
 #ifndef HERALD_STORE_BATCH_H
 #define HERALD_STORE_BATCH_H
@@ -29,7 +34,10 @@ enum batch_status {
 struct batch_scratch {
 	struct buf arrays[11];
 	struct buf keys[2];
+	struct buf deliveries[4];
 };
+
+struct config;
 
 /* Prepare the statements on a new connection. */
 enum batch_status batch_prepare(PGconn *conn, char *err, size_t size);
@@ -42,8 +50,9 @@ enum batch_status batch_prepare(PGconn *conn, char *err, size_t size);
  * reported as stored.
  */
 enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
-                              struct event *const *events, size_t n, char *err,
-                              size_t size);
+			      const struct config *cfg,
+			      struct event *const *events, size_t n,
+			      char *err, size_t size);
 
 void batch_scratch_free(struct batch_scratch *s);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "log.h"
 #include "metrics.h"
 #include "store/batch.h"
@@ -39,6 +40,7 @@ struct writer {
 	char reason[256];
 	size_t batch_max;
 	size_t queue_max;
+	struct config *cfg; /* routes of the next batch */
 
 	/* The writer thread's own. */
 	const struct db_target *target;
@@ -102,11 +104,27 @@ size_t writer_queue_events(struct writer *w)
 	return n;
 }
 
-void writer_set_batch_max(struct writer *w, size_t batch_max)
+void writer_set_config(struct writer *w, struct config *cfg)
 {
+	struct config *old;
+
+	config_ref(cfg);
 	pthread_mutex_lock(&w->mu);
-	w->batch_max = batch_max;
+	old = w->cfg;
+	w->cfg = cfg;
+	w->batch_max = (size_t)cfg->ingest.batch_max;
 	pthread_mutex_unlock(&w->mu);
+	config_unref(old);
+}
+
+static struct config *current_config(struct writer *w)
+{
+	struct config *cfg;
+
+	pthread_mutex_lock(&w->mu);
+	cfg = w->cfg ? config_ref(w->cfg) : NULL;
+	pthread_mutex_unlock(&w->mu);
+	return cfg;
 }
 
 /* Handing jobs back */
@@ -279,14 +297,18 @@ static enum batch_status store_jobs(struct writer *w, struct writer_job *jobs,
 {
 	enum batch_status st = BATCH_RETRY;
 	double started = now_seconds();
+	struct config *cfg;
 	size_t n;
 
 	if (!gather(w, jobs, &n)) {
 		snprintf(err, size, "out of memory");
 		return BATCH_FAILED;
 	}
+	cfg = current_config(w);
 	for (int tries = 0; st == BATCH_RETRY && tries < RETRIES; tries++)
-		st = batch_store(w->conn, &w->scratch, w->events, n, err, size);
+		st = batch_store(w->conn, &w->scratch, cfg, w->events, n, err,
+				 size);
+	config_unref(cfg);
 	if (st == BATCH_OK && w->batch_size != NULL) {
 		histogram_observe(w->batch_size, (double)n);
 		histogram_observe(w->commit_seconds, now_seconds() - started);
@@ -438,6 +460,7 @@ struct writer *writer_start(const struct writer_options *opt, char *err,
 	w->target = opt->target;
 	w->queue_max = opt->queue_events;
 	w->batch_max = opt->batch_max;
+	w->cfg = opt->cfg ? config_ref(opt->cfg) : NULL;
 	w->batch_size = opt->batch_size;
 	w->commit_seconds = opt->commit_seconds;
 	w->backoff_ms = BACKOFF_MIN_MS;
@@ -467,6 +490,7 @@ void writer_stop(struct writer *w)
 	event_free(w->wake);
 	batch_scratch_free(&w->scratch);
 	free(w->events);
+	config_unref(w->cfg);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cond);
 	free(w);

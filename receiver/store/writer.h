@@ -36,6 +36,7 @@ struct writer_job {
 
 struct writer_options {
 	const struct db_target *target; /* must outlive the writer */
+	struct config *cfg;             /* routes; a reference is taken */
 	struct event_base *base;        /* where done callbacks run */
 	size_t queue_events;            /* events waiting, at most */
 	size_t batch_max;               /* events per transaction */
@@ -57,8 +58,9 @@ enum writer_submit {
 /* Queue job (the writer borrows it until its done callback). */
 enum writer_submit writer_submit(struct writer *w, struct writer_job *job);
 
-/* Change the batch limit (on reload). */
-void writer_set_batch_max(struct writer *w, size_t batch_max);
+/* Use cfg's batch limit and routes from the next batch on (on reload); a
+ * reference is taken. */
+void writer_set_config(struct writer *w, struct config *cfg);
 
 /* Events waiting now. */
 size_t writer_queue_events(struct writer *w);

@@ -1,0 +1,81 @@
+/*
+ * The dispatcher's SQL: claiming due deliveries with a lease, recording
+ * attempts, releasing leases, and the sinks an endpoint turned off.
+ *
+ * Claims use FOR UPDATE SKIP LOCKED and set locked_until, so several
+ * Herald processes share the work and a process that dies gives its
+ * deliveries back when its leases run out. Each claim increments the
+ * delivery's attempt count; an outcome is recorded only while the lease
+ * is still ours (locked_by and the attempt number match).
+ */
+#ifndef HERALD_DISPATCH_QUERIES_H
+#define HERALD_DISPATCH_QUERIES_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+/* A claimed delivery with its event; strings point into res. */
+struct claim_row {
+	const char *delivery_id;
+	const char *sink;
+	int attempt;
+	int64_t age_ms; /* since the delivery row was made */
+	const char *event_id;
+	const char *received_at; /* RFC 3339 UTC */
+	const char *source;
+	const char *event_type;
+	const char *deployment_id; /* NULL when absent */
+	const char *severity;
+	const char *idempotency_key;
+	const char *payload;
+	const char *headers;
+	int64_t received_ms; /* Unix milliseconds */
+};
+
+/* One finished attempt, for the batched record. */
+struct attempt_record {
+	char delivery_id[40];
+	int attempt;
+	const char *status; /* delivered, pending, failed, dead */
+	int64_t delay_ms;   /* until the next attempt when pending */
+	int64_t started_us; /* Unix microseconds */
+	int duration_ms;
+	const char *outcome; /* delivered, retry, failed */
+	long http_status;    /* 0: none */
+	char error[256];
+	char response[1025];
+};
+
+/* Prepare the statements and LISTEN; false with err. */
+bool dq_prepare(PGconn *conn, char *err, size_t size);
+
+/*
+ * Claim up to caps[i] due deliveries of sinks[i] for lease_ms as owner.
+ * On success *res holds the rows (PQclear it) and rows[] (room for the sum
+ * of caps) points into it; returns the count, or -1 with err.
+ */
+int dq_claim(PGconn *conn, const char *const *sinks, const int *caps,
+	     size_t nsinks, int64_t lease_ms, const char *owner,
+	     PGresult **res, struct claim_row *rows, char *err, size_t size);
+
+/* Record n attempts and move their deliveries on, in one statement. */
+bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
+	       const char *owner, char *err, size_t size);
+
+/* Give back the leases of deliveries claimed but not attempted. */
+bool dq_release(PGconn *conn, const char *const *ids, size_t n,
+		const char *owner, char *err, size_t size);
+
+/* Turn sink off (an endpoint answered 410). */
+bool dq_disable_sink(PGconn *conn, const char *sink, const char *reason,
+		     char *err, size_t size);
+
+/* The names of sinks that are off, as a result to read (PQclear it), or
+ * NULL with err. */
+PGresult *dq_disabled_sinks(PGconn *conn, char *err, size_t size);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * The plugin sink: a shared object exporting herald_sink_plugin_v1 (see
+ * include/herald/sink_plugin.h), loaded once per sink with dlopen. The
+ * configured template, if any, is rendered and handed over as the body.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "herald/sink_plugin.h"
+#include "sinks/kinds.h"
+
+struct plugin_sink {
+	const struct config_sink *cfg;
+	const struct sink_env *env;
+	void *handle;
+	const struct herald_sink_plugin *api;
+	void *instance;
+};
+
+struct plugin_call {
+	sink_done_fn done;
+	void *arg;
+	char *body;
+};
+
+static bool load(struct plugin_sink *s, char *err, size_t size)
+{
+	s->handle = dlopen(s->cfg->path, RTLD_NOW | RTLD_LOCAL);
+	if (s->handle == NULL) {
+		snprintf(err, size, "cannot load plugin: %s", dlerror());
+		return false;
+	}
+	s->api = dlsym(s->handle, "herald_sink_plugin_v1");
+	if (s->api == NULL) {
+		snprintf(err, size, "%s exports no herald_sink_plugin_v1",
+			 s->cfg->path);
+		return false;
+	}
+	if (s->api->abi != HERALD_SINK_PLUGIN_ABI) {
+		snprintf(err, size,
+			 "%s has plugin ABI version %u; this herald needs %u",
+			 s->cfg->path, (unsigned)s->api->abi,
+			 (unsigned)HERALD_SINK_PLUGIN_ABI);
+		return false;
+	}
+	return s->api->open && s->api->deliver && s->api->close;
+}
+
+static void *plugin_open(const struct config_sink *cfg,
+			 const struct sink_env *env, char *err, size_t size)
+{
+	struct plugin_sink *s = calloc(1, sizeof(*s));
+	char *settings;
+
+	if (s == NULL) {
+		snprintf(err, size, "out of memory");
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->env = env;
+	settings = json_dumps(cfg->settings ? cfg->settings : json_null(),
+			      JSON_COMPACT | JSON_ENCODE_ANY);
+	if (settings != NULL && load(s, err, size))
+		s->instance = s->api->open(settings, err, size);
+	free(settings);
+	if (s->instance == NULL) {
+		if (s->handle != NULL)
+			dlclose(s->handle);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void on_plugin_done(void *token, int outcome, long retry_after_ms,
+			   const char *error)
+{
+	struct plugin_call *c = token;
+	struct sink_result r = { .retry_after_ms = -1 };
+
+	r.outcome = outcome == HERALD_PLUGIN_DELIVERED ? SINK_DELIVERED
+		    : outcome == HERALD_PLUGIN_RETRY   ? SINK_RETRY
+						       : SINK_FAILED;
+	if (outcome == HERALD_PLUGIN_RETRY && retry_after_ms >= 0)
+		r.retry_after_ms = retry_after_ms;
+	if (error != NULL)
+		snprintf(r.error, sizeof(r.error), "%s", error);
+	free(c->body);
+	c->done(c->arg, &r);
+	free(c);
+}
+
+static void plugin_deliver(void *state, const struct sink_message *msg,
+			   sink_done_fn done, void *arg)
+{
+	struct plugin_sink *s = state;
+	struct plugin_call *c = calloc(1, sizeof(*c));
+	struct sink_result r = { .retry_after_ms = -1 };
+	struct herald_plugin_message m;
+	size_t len;
+
+	if (c == NULL) {
+		sink_result_set(&r, SINK_RETRY, "out of memory");
+		done(arg, &r);
+		return;
+	}
+	c->done = done;
+	c->arg = arg;
+	if (s->cfg->template != NULL &&
+	    !sink_render(s->env, s->cfg->template, "plugin", msg, "json",
+			 false, &c->body, &len, &r)) {
+		free(c);
+		done(arg, &r);
+		return;
+	}
+	m = (struct herald_plugin_message){ .delivery_id = msg->delivery_id,
+					    .event_id = msg->event_id,
+					    .event_type = msg->event_type,
+					    .attempt = msg->attempt,
+					    .event_json = msg->event_json,
+					    .body = c->body };
+	s->api->deliver(s->instance, &m, on_plugin_done, c);
+}
+
+static void plugin_close(void *state)
+{
+	struct plugin_sink *s = state;
+
+	s->api->close(s->instance);
+	dlclose(s->handle);
+	free(s);
+}
+
+const struct sink_ops sink_plugin_ops = {
+	.kind = "plugin",
+	.open = plugin_open,
+	.deliver = plugin_deliver,
+	.close = plugin_close,
+};

@@ -1,0 +1,67 @@
+/*
+ * The slack sink: a Slack incoming webhook. The body is the rendered
+ * template (Block Kit with a plain-text fallback by default). Slack
+ * answers 200 with the body "ok"; its errors come as plain text with a
+ * 4xx status (recorded as the answer), and 429 carries Retry-After.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config/config.h"
+#include "sinks/kinds.h"
+#include "sinks/post.h"
+#include "version.h"
+
+struct slack_sink {
+	const struct config_sink *cfg;
+	const struct sink_env *env;
+};
+
+static void *slack_open(const struct config_sink *cfg,
+			const struct sink_env *env, char *err, size_t size)
+{
+	struct slack_sink *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		snprintf(err, size, "out of memory");
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->env = env;
+	return s;
+}
+
+static void slack_deliver(void *state, const struct sink_message *msg,
+			  sink_done_fn done, void *arg)
+{
+	struct slack_sink *s = state;
+	struct sink_result r = { .retry_after_ms = -1 };
+	struct post_request req = { .url = s->cfg->url,
+				    .method = "POST",
+				    .timeout_ms = (long)s->cfg->timeout_ms,
+				    .ca_file = s->cfg->ca_file,
+				    .expect_ok = "ok" };
+
+	if (!sink_render(s->env, s->cfg->template, "slack", msg, "json",
+			 false, &req.body, &req.len, &r)) {
+		done(arg, &r);
+		return;
+	}
+	req.headers = post_header(NULL, "Content-Type", "application/json");
+	req.headers = req.headers ? post_header(req.headers, "User-Agent",
+						"herald/" HERALD_VERSION)
+				  : NULL;
+	post_send(s->env->curl, &req, done, arg);
+}
+
+static void slack_close(void *state)
+{
+	free(state);
+}
+
+const struct sink_ops sink_slack_ops = {
+	.kind = "slack",
+	.open = slack_open,
+	.deliver = slack_deliver,
+	.close = slack_close,
+};

@@ -25,9 +25,9 @@ static void *jsonl_open(const char *settings_json, char *err, size_t size)
 	if (path == NULL) {
 		snprintf(err, size, "settings need \"path\"");
 	} else if ((j = calloc(1, sizeof(*j))) != NULL &&
-		   (j->out = fopen(path, "ae")) == NULL) {
+	           (j->out = fopen(path, "ae")) == NULL) {
 		snprintf(err, size, "cannot open %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		free(j);
 		j = NULL;
 	}
@@ -36,14 +36,14 @@ static void *jsonl_open(const char *settings_json, char *err, size_t size)
 }
 
 static void jsonl_deliver(void *instance,
-			  const struct herald_plugin_message *msg,
-			  herald_plugin_done done, void *token)
+                          const struct herald_plugin_message *msg,
+                          herald_plugin_done done, void *token)
 {
 	struct jsonl *j = instance;
-	json_t *line = json_pack("{s:s, s:s, s:i, s:s}", "delivery_id",
-				 msg->delivery_id, "event_id", msg->event_id,
-				 "attempt", msg->attempt, "event_type",
-				 msg->event_type);
+	json_t *line =
+	    json_pack("{s:s, s:s, s:i, s:s}", "delivery_id", msg->delivery_id,
+	              "event_id", msg->event_id, "attempt", msg->attempt,
+	              "event_type", msg->event_type);
 	json_t *event = json_loads(msg->event_json, 0, NULL);
 	int rc = -1;
 
@@ -71,10 +71,10 @@ static void jsonl_close(void *instance)
 }
 
 HERALD_SINK_PLUGIN_EXPORT const struct herald_sink_plugin
-	herald_sink_plugin_v1 = {
-	.abi = HERALD_SINK_PLUGIN_ABI,
-	.name = "jsonl",
-	.open = jsonl_open,
-	.deliver = jsonl_deliver,
-	.close = jsonl_close,
-};
+    herald_sink_plugin_v1 = {
+	    .abi = HERALD_SINK_PLUGIN_ABI,
+	    .name = "jsonl",
+	    .open = jsonl_open,
+	    .deliver = jsonl_deliver,
+	    .close = jsonl_close,
+    };

@@ -36,13 +36,13 @@ struct herald_plugin_message {
 	const char *delivery_id; /* the same on every retry */
 	const char *event_id;
 	const char *event_type;
-	int attempt;             /* 1 for the first */
-	const char *event_json;  /* the template data of the event */
-	const char *body;        /* the rendered template, or NULL */
+	int attempt;            /* 1 for the first */
+	const char *event_json; /* the template data of the event */
+	const char *body;       /* the rendered template, or NULL */
 };
 
 typedef void (*herald_plugin_done)(void *token, int outcome,
-				   long retry_after_ms, const char *error);
+                                   long retry_after_ms, const char *error);
 
 struct herald_sink_plugin {
 	uint32_t abi;
@@ -50,9 +50,8 @@ struct herald_sink_plugin {
 	/* A new instance from the sink's "settings" (JSON text, "null" when
 	 * absent); NULL with a reason in err. */
 	void *(*open)(const char *settings_json, char *err, size_t size);
-	void (*deliver)(void *instance,
-			const struct herald_plugin_message *msg,
-			herald_plugin_done done, void *token);
+	void (*deliver)(void *instance, const struct herald_plugin_message *msg,
+	                herald_plugin_done done, void *token);
 	void (*close)(void *instance);
 };
 

@@ -592,7 +592,7 @@ static bool sink_rate(struct cfg_ctx *ctx, struct config_sink *k,
 /* A plugin that cannot be loaded, or speaks another ABI, is a
  * configuration error: found by check-config, refused by a reload. */
 static bool plugin_loads(struct cfg_ctx *ctx, const struct config_sink *k,
-			 const struct cfg_where *w)
+                         const struct cfg_where *w)
 {
 	void *h = dlopen(k->path, RTLD_NOW | RTLD_LOCAL);
 	const struct herald_sink_plugin *api;
@@ -600,19 +600,19 @@ static bool plugin_loads(struct cfg_ctx *ctx, const struct config_sink *k,
 
 	if (h == NULL) {
 		cfg_error_at(ctx, w, "path", "cannot load plugin: %s",
-			     dlerror());
+		             dlerror());
 		return false;
 	}
 	api = dlsym(h, "herald_sink_plugin_v1");
 	if (api == NULL)
 		cfg_error_at(ctx, w, "path",
-			     "the plugin exports no herald_sink_plugin_v1");
+		             "the plugin exports no herald_sink_plugin_v1");
 	else if (api->abi != HERALD_SINK_PLUGIN_ABI)
 		cfg_error_at(ctx, w, "path",
-			     "the plugin has ABI version %u; this herald "
-			     "needs %u",
-			     (unsigned)api->abi,
-			     (unsigned)HERALD_SINK_PLUGIN_ABI);
+		             "the plugin has ABI version %u; this herald "
+		             "needs %u",
+		             (unsigned)api->abi,
+		             (unsigned)HERALD_SINK_PLUGIN_ABI);
 	ok = api != NULL && api->abi == HERALD_SINK_PLUGIN_ABI;
 	dlclose(h);
 	return ok;

@@ -29,8 +29,8 @@
 #include "sinks/sink.h"
 #include "template/store.h"
 
-#define FLUSH_DELAY_MS 10
-#define FLUSH_AT 256
+#define FLUSH_DELAY_MS   10
+#define FLUSH_AT         256
 #define RECONNECT_MIN_MS 250
 #define RECONNECT_MAX_MS 5000
 
@@ -127,7 +127,7 @@ static int64_t now_us(void)
 static void after_ms(struct event *ev, int64_t ms)
 {
 	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
-			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+		              .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
 	event_add(ev, &tv);
 }
@@ -164,7 +164,7 @@ static void generation_free(struct generation *g)
 }
 
 static struct slot *slot_open(struct generation *g,
-			      const struct config_sink *cfg)
+                              const struct config_sink *cfg)
 {
 	struct slot *s = calloc(1, sizeof(*s));
 	char err[256];
@@ -179,7 +179,7 @@ static struct slot *slot_open(struct generation *g,
 	s->state = s->ops->open(cfg, &g->env, err, sizeof(err));
 	if (s->state == NULL) {
 		log_error("sink not opened; its deliveries wait",
-			  LOG_S("sink", cfg->name), LOG_S("error", err));
+		          LOG_S("sink", cfg->name), LOG_S("error", err));
 		free(s);
 		return NULL;
 	}
@@ -187,7 +187,7 @@ static struct slot *slot_open(struct generation *g,
 }
 
 static struct generation *generation_new(struct dispatcher *d,
-					 struct config *cfg)
+                                         struct config *cfg)
 {
 	struct generation *g = calloc(1, sizeof(*g));
 	const struct config_sink *sinks = cfg->sinks.items;
@@ -197,9 +197,9 @@ static struct generation *generation_new(struct dispatcher *d,
 	g->cfg = config_ref(cfg);
 	g->templates = tmpl_store_new(cfg->templates_dir);
 	g->env = (struct sink_env){ .base = d->base,
-				    .curl = d->curl,
-				    .templates = g->templates,
-				    .public_url = cfg->public_url };
+		                    .curl = d->curl,
+		                    .templates = g->templates,
+		                    .public_url = cfg->public_url };
 	for (size_t i = 0; i < cfg->sinks.count; i++) {
 		struct slot *s;
 
@@ -276,7 +276,7 @@ static void flush(struct dispatcher *d)
 	if (d->nrecords == 0 || d->conn == NULL)
 		return;
 	if (!dq_record(d->conn, d->records, d->nrecords, d->owner, err,
-		       sizeof(err))) {
+	               sizeof(err))) {
 		/* Kept: recorded after the reconnect, or redone by whoever
 		 * takes the leases over. */
 		reconnect_later(d, err);
@@ -318,7 +318,7 @@ static const char *attempt_outcome(enum sink_outcome o)
 }
 
 static void log_attempt(const struct attempt *a, const struct sink_result *r,
-			const struct retry_decision *dec, int ms)
+                        const struct retry_decision *dec, int ms)
 {
 	static const char *const what[] = {
 		[RETRY_DELIVERED] = "delivered",
@@ -327,31 +327,30 @@ static void log_attempt(const struct attempt *a, const struct sink_result *r,
 		[RETRY_DEAD] = "delivery dead",
 	};
 	enum log_level level = dec->status == RETRY_DELIVERED ? LOG_INFO
-			       : dec->status == RETRY_PENDING ? LOG_INFO
-							      : LOG_WARN;
+	                       : dec->status == RETRY_PENDING ? LOG_INFO
+	                                                      : LOG_WARN;
 
 	if (!log_enabled(level))
 		return;
 	log_emit(level, what[dec->status], LOG_S("delivery", a->delivery_id),
-		 LOG_S("event", a->event_id), LOG_S("sink", a->slot->cfg->name),
-		 LOG_I("attempt", a->attempt), LOG_I("ms", ms),
-		 LOG_I("http_status", r->http_status),
-		 LOG_I("retry_in_ms", dec->status == RETRY_PENDING
-					      ? dec->delay_ms
-					      : 0),
-		 LOG_S("error", r->error[0] ? r->error : NULL), LOG_END);
+	         LOG_S("event", a->event_id), LOG_S("sink", a->slot->cfg->name),
+	         LOG_I("attempt", a->attempt), LOG_I("ms", ms),
+	         LOG_I("http_status", r->http_status),
+	         LOG_I("retry_in_ms",
+	               dec->status == RETRY_PENDING ? dec->delay_ms : 0),
+	         LOG_S("error", r->error[0] ? r->error : NULL), LOG_END);
 }
 
 static void record(struct dispatcher *d, const struct attempt *a,
-		   const struct sink_result *r,
-		   const struct retry_decision *dec, int ms)
+                   const struct sink_result *r,
+                   const struct retry_decision *dec, int ms)
 {
 	struct attempt_record *rec = new_record(d);
 
 	if (rec == NULL)
 		return; /* the lease runs out and the delivery is redone */
 	snprintf(rec->delivery_id, sizeof(rec->delivery_id), "%s",
-		 a->delivery_id);
+	         a->delivery_id);
 	rec->attempt = a->attempt;
 	rec->status = retry_status_name(dec->status);
 	rec->delay_ms = dec->status == RETRY_PENDING ? dec->delay_ms : 0;
@@ -370,19 +369,18 @@ static void record(struct dispatcher *d, const struct attempt *a,
 /* An endpoint said the sink is gone: stop using it until someone turns
  * it on again (herald sinks enable NAME). */
 static void disable(struct dispatcher *d, struct slot *s,
-		    const struct sink_result *r)
+                    const struct sink_result *r)
 {
 	char err[256];
 
 	s->disabled = true;
 	log_warn("sink disabled: the endpoint answered 410 Gone",
-		 LOG_S("sink", s->cfg->name), LOG_S("error", r->error));
+	         LOG_S("sink", s->cfg->name), LOG_S("error", r->error));
 	metrics_sink_disabled(d->metrics, s->cfg->name);
-	if (d->conn != NULL &&
-	    !dq_disable_sink(d->conn, s->cfg->name, "410 Gone", err,
-			     sizeof(err)))
+	if (d->conn != NULL && !dq_disable_sink(d->conn, s->cfg->name,
+	                                        "410 Gone", err, sizeof(err)))
 		log_error("cannot record the disabled sink",
-			  LOG_S("sink", s->cfg->name), LOG_S("error", err));
+		          LOG_S("sink", s->cfg->name), LOG_S("error", err));
 }
 
 /* Attempts */
@@ -422,11 +420,11 @@ static void on_done(void *arg, const struct sink_result *r)
 		attempt_free(a);
 		return;
 	}
-	dec = retry_decide(a->slot->cfg, r, a->attempt, a->age_ms + ms,
-			   jitter());
+	dec =
+	    retry_decide(a->slot->cfg, r, a->attempt, a->age_ms + ms, jitter());
 	log_attempt(a, r, &dec, ms);
 	metrics_delivery(d->metrics, a->slot->cfg->name,
-			 retry_status_name(dec.status));
+	                 retry_status_name(dec.status));
 	if (r->outcome == SINK_GONE)
 		disable(d, a->slot, r);
 	record(d, a, r, &dec, ms);
@@ -439,23 +437,23 @@ static void on_done(void *arg, const struct sink_result *r)
 }
 
 static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
-				   const struct claim_row *row)
+                                   const struct claim_row *row)
 {
 	struct attempt *a = calloc(1, sizeof(*a));
 	struct message_event ev = {
-		row->event_id,	     row->received_at, row->source,
-		row->event_type,     row->deployment_id, row->severity,
-		row->idempotency_key, row->payload,	 row->headers,
+		row->event_id,        row->received_at,   row->source,
+		row->event_type,      row->deployment_id, row->severity,
+		row->idempotency_key, row->payload,       row->headers,
 	};
 	struct message_delivery del = { row->delivery_id, row->attempt,
-					s->cfg->name };
+		                        s->cfg->name };
 
 	if (a == NULL)
 		return NULL;
 	a->d = d;
 	a->slot = s;
 	snprintf(a->delivery_id, sizeof(a->delivery_id), "%s",
-		 row->delivery_id);
+	         row->delivery_id);
 	snprintf(a->event_id, sizeof(a->event_id), "%s", row->event_id);
 	a->event_type = strdup(row->event_type ? row->event_type : "");
 	a->attempt = row->attempt;
@@ -468,16 +466,16 @@ static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
 		return NULL;
 	}
 	a->msg = (struct sink_message){ .delivery_id = a->delivery_id,
-					.event_id = a->event_id,
-					.event_type = a->event_type,
-					.attempt = a->attempt,
-					.event = a->event,
-					.event_json = a->event_json };
+		                        .event_id = a->event_id,
+		                        .event_type = a->event_type,
+		                        .attempt = a->attempt,
+		                        .event = a->event,
+		                        .event_json = a->event_json };
 	return a;
 }
 
 static void attempt_start(struct dispatcher *d, struct slot *s,
-			  const struct claim_row *row)
+                          const struct claim_row *row)
 {
 	struct attempt *a = attempt_new(d, s, row);
 
@@ -485,7 +483,7 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 		/* Not enough memory or a stored payload that is not JSON:
 		 * leave the lease to run out rather than lose it. */
 		log_error("cannot prepare a delivery",
-			  LOG_S("delivery", row->delivery_id));
+		          LOG_S("delivery", row->delivery_id));
 		return;
 	}
 	a->next = d->flight;
@@ -499,10 +497,9 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 		s->tokens -= 1;
 	a->started = now_mono();
 	a->started_us = now_us();
-	metrics_delivery_latency(d->metrics,
-				 (double)(a->started_us / 1000 -
-					  a->received_ms) /
-					 1000.0);
+	metrics_delivery_latency(
+	    d->metrics,
+	    (double)(a->started_us / 1000 - a->received_ms) / 1000.0);
 	s->ops->deliver(s->state, &a->msg, on_done, a);
 }
 
@@ -511,7 +508,7 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 #define CLAIM_SINKS_MAX 256
 
 static int claim_plan(struct dispatcher *d, const char **names, int *caps,
-		      size_t *n, double *wait_s)
+                      size_t *n, double *wait_s)
 {
 	struct generation *g = d->gens;
 	int room = (int)g->cfg->dispatch.concurrency - d->nflight;
@@ -520,7 +517,8 @@ static int claim_plan(struct dispatcher *d, const char **names, int *caps,
 
 	*n = 0;
 	*wait_s = 0;
-	for (struct slot *s = g->slots; s && *n < CLAIM_SINKS_MAX; s = s->next) {
+	for (struct slot *s = g->slots; s && *n < CLAIM_SINKS_MAX;
+	     s = s->next) {
 		int cap = slot_room(s, now);
 
 		if (cap > (int)g->cfg->dispatch.claim_max)
@@ -562,9 +560,9 @@ static void claim(struct dispatcher *d)
 		return;
 	rows = calloc((size_t)total, sizeof(*rows));
 	got = rows ? dq_claim(d->conn, names, caps, n,
-			      d->gens->cfg->dispatch.lease_ms, d->owner, &res,
-			      rows, err, sizeof(err))
-		   : -1;
+	                      d->gens->cfg->dispatch.lease_ms, d->owner, &res,
+	                      rows, err, sizeof(err))
+	           : -1;
 	if (got < 0) {
 		free(rows);
 		reconnect_later(d, rows ? err : "out of memory");
@@ -645,11 +643,10 @@ static void refresh_disabled(struct dispatcher *d)
 		bool off = false;
 
 		for (int i = 0; i < PQntuples(res); i++)
-			off |= strcmp(PQgetvalue(res, i, 0), s->cfg->name) ==
-			       0;
+			off |= strcmp(PQgetvalue(res, i, 0), s->cfg->name) == 0;
 		if (s->disabled && !off)
 			log_info("sink enabled again",
-				 LOG_S("sink", s->cfg->name));
+			         LOG_S("sink", s->cfg->name));
 		s->disabled = off;
 	}
 	PQclear(res);
@@ -663,13 +660,13 @@ static bool connect_db(struct dispatcher *d)
 	if (d->conn == NULL || !dq_prepare(d->conn, err, sizeof(err)) ||
 	    PQsetnonblocking(d->conn, 0) != 0) {
 		log_warn("dispatcher cannot use the database",
-			 LOG_S("error", err));
+		         LOG_S("error", err));
 		PQfinish(d->conn);
 		d->conn = NULL;
 		return false;
 	}
 	d->listen_ev = event_new(d->base, PQsocket(d->conn),
-				 EV_READ | EV_PERSIST, on_listen, d);
+	                         EV_READ | EV_PERSIST, on_listen, d);
 	if (d->listen_ev == NULL || event_add(d->listen_ev, NULL) != 0) {
 		PQfinish(d->conn);
 		d->conn = NULL;
@@ -704,8 +701,8 @@ static void reconnect_later(struct dispatcher *d, const char *why)
 	if (!evtimer_pending(d->reconnect_ev, NULL))
 		after_ms(d->reconnect_ev, d->backoff_ms);
 	d->backoff_ms = d->backoff_ms * 2 > RECONNECT_MAX_MS
-				? RECONNECT_MAX_MS
-				: d->backoff_ms * 2;
+	                    ? RECONNECT_MAX_MS
+	                    : d->backoff_ms * 2;
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -760,10 +757,10 @@ static void give_back(struct dispatcher *d)
 	if (n > 0 && d->conn != NULL &&
 	    !dq_release(d->conn, ids, n, d->owner, err, sizeof(err)))
 		log_warn("leases not given back; they run out instead",
-			 LOG_S("error", err));
+		         LOG_S("error", err));
 	if (n > 0)
 		log_warn("stopping with deliveries unfinished",
-			 LOG_I("count", (int64_t)n));
+		         LOG_I("count", (int64_t)n));
 	free(ids);
 }
 
@@ -797,7 +794,7 @@ static void begin_stop(struct dispatcher *d)
 		return;
 	}
 	log_info("dispatcher waiting for deliveries in flight",
-		 LOG_I("count", d->nflight));
+	         LOG_I("count", d->nflight));
 	after_ms(d->deadline_ev, d->gens->cfg->listen.shutdown_timeout_ms);
 }
 
@@ -837,9 +834,9 @@ static bool make_events(struct dispatcher *d)
 
 static void free_events(struct dispatcher *d)
 {
-	struct event *evs[] = { d->wake,	 d->claim_ev,	  d->sweep_ev,
-				d->flush_ev,	 d->reconnect_ev, d->deadline_ev,
-				d->listen_ev };
+	struct event *evs[] = { d->wake,     d->claim_ev,     d->sweep_ev,
+		                d->flush_ev, d->reconnect_ev, d->deadline_ev,
+		                d->listen_ev };
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(*evs); i++) {
 		if (evs[i] != NULL)
@@ -858,7 +855,7 @@ static void make_owner(struct dispatcher *d)
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint32_t)time(NULL);
 	snprintf(d->owner, sizeof(d->owner), "%s:%ld:%08x", host,
-		 (long)getpid(), r);
+	         (long)getpid(), r);
 }
 
 static void *dispatcher_main(void *arg)
@@ -905,9 +902,9 @@ static void dispatcher_free(struct dispatcher *d)
 }
 
 struct dispatcher *dispatcher_start(struct config *cfg,
-				    const struct db_target *target,
-				    struct metrics *metrics, char *err,
-				    size_t size)
+                                    const struct db_target *target,
+                                    struct metrics *metrics, char *err,
+                                    size_t size)
 {
 	struct dispatcher *d = calloc(1, sizeof(*d));
 

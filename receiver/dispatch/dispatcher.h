@@ -23,11 +23,10 @@ struct dispatcher;
 
 /* Start the thread with cfg (a reference is taken); target must outlive
  * the dispatcher. NULL with err when it cannot start. */
-struct dispatcher *dispatcher_start(struct config *cfg,
-				    const struct db_target *target,
-				    struct metrics *metrics, char *err,
-				    size_t size)
-	__attribute__((warn_unused_result));
+struct dispatcher *
+dispatcher_start(struct config *cfg, const struct db_target *target,
+                 struct metrics *metrics, char *err, size_t size)
+    __attribute__((warn_unused_result));
 
 /* Use cfg (a reference is taken) for attempts started from now on. */
 void dispatcher_reload(struct dispatcher *d, struct config *cfg);

@@ -9,63 +9,63 @@
 #include "util/pgarray.h"
 
 static const char claim_sql[] =
-	"WITH caps AS ("
-	" SELECT * FROM unnest($1::text[], $2::int[]) AS c(sink, cap)"
-	"), due AS ("
-	" SELECT d.id FROM caps c CROSS JOIN LATERAL ("
-	"  SELECT id FROM deliveries"
-	"  WHERE sink = c.sink AND status = 'pending'"
-	"   AND next_attempt_at <= now()"
-	"   AND (locked_until IS NULL OR locked_until < now())"
-	"  ORDER BY next_attempt_at LIMIT c.cap"
-	"  FOR UPDATE SKIP LOCKED) d"
-	"), claimed AS ("
-	" UPDATE deliveries d SET"
-	"  locked_until = now() + $3::bigint * interval '1 millisecond',"
-	"  locked_by = $4, attempts = d.attempts + 1, updated_at = now()"
-	" FROM due WHERE d.id = due.id"
-	" RETURNING d.id, d.event_id, d.sink, d.attempts, d.created_at"
-	")"
-	" SELECT c.id::text, c.sink, c.attempts,"
-	"  (extract(epoch FROM now() - c.created_at) * 1000)::bigint,"
-	"  e.id::text,"
-	"  to_char(e.received_at AT TIME ZONE 'UTC',"
-	"          'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-	"  e.source, e.event_type, e.deployment_id, e.severity,"
-	"  e.idempotency_key, e.payload::text, e.headers::text,"
-	"  (extract(epoch FROM e.received_at) * 1000)::bigint"
-	" FROM claimed c JOIN events e ON e.id = c.event_id";
+    "WITH caps AS ("
+    " SELECT * FROM unnest($1::text[], $2::int[]) AS c(sink, cap)"
+    "), due AS ("
+    " SELECT d.id FROM caps c CROSS JOIN LATERAL ("
+    "  SELECT id FROM deliveries"
+    "  WHERE sink = c.sink AND status = 'pending'"
+    "   AND next_attempt_at <= now()"
+    "   AND (locked_until IS NULL OR locked_until < now())"
+    "  ORDER BY next_attempt_at LIMIT c.cap"
+    "  FOR UPDATE SKIP LOCKED) d"
+    "), claimed AS ("
+    " UPDATE deliveries d SET"
+    "  locked_until = now() + $3::bigint * interval '1 millisecond',"
+    "  locked_by = $4, attempts = d.attempts + 1, updated_at = now()"
+    " FROM due WHERE d.id = due.id"
+    " RETURNING d.id, d.event_id, d.sink, d.attempts, d.created_at"
+    ")"
+    " SELECT c.id::text, c.sink, c.attempts,"
+    "  (extract(epoch FROM now() - c.created_at) * 1000)::bigint,"
+    "  e.id::text,"
+    "  to_char(e.received_at AT TIME ZONE 'UTC',"
+    "          'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    "  e.source, e.event_type, e.deployment_id, e.severity,"
+    "  e.idempotency_key, e.payload::text, e.headers::text,"
+    "  (extract(epoch FROM e.received_at) * 1000)::bigint"
+    " FROM claimed c JOIN events e ON e.id = c.event_id";
 
 /* The attempt row and the delivery's next state in one statement. An
  * attempt whose lease another process has taken since is still recorded
  * (it happened), but does not move the delivery. */
 static const char record_sql[] =
-	"WITH r AS ("
-	" SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[],"
-	"  $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::int[],"
-	"  $9::text[], $10::text[])"
-	" AS t(id, attempt, status, delay_ms, started_us, duration_ms,"
-	"  outcome, http_status, error, response)"
-	"), attempts AS ("
-	" INSERT INTO delivery_attempts (delivery_id, attempt, started_at,"
-	"  duration_ms, outcome, http_status, error, response)"
-	" SELECT id, attempt,"
-	"  timestamptz 'epoch' + started_us * interval '1 microsecond',"
-	"  duration_ms, outcome, http_status, error, response FROM r"
-	" ON CONFLICT DO NOTHING"
-	")"
-	" UPDATE deliveries d SET status = r.status,"
-	"  next_attempt_at = now() + r.delay_ms * interval '1 millisecond',"
-	"  locked_until = NULL, locked_by = NULL, last_error = r.error,"
-	"  updated_at = now()"
-	" FROM r WHERE d.id = r.id AND d.attempts = r.attempt"
-	"  AND d.locked_by = $11";
+    "WITH r AS ("
+    " SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[],"
+    "  $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::int[],"
+    "  $9::text[], $10::text[])"
+    " AS t(id, attempt, status, delay_ms, started_us, duration_ms,"
+    "  outcome, http_status, error, response)"
+    "), attempts AS ("
+    " INSERT INTO delivery_attempts (delivery_id, attempt, started_at,"
+    "  duration_ms, outcome, http_status, error, response)"
+    " SELECT id, attempt,"
+    "  timestamptz 'epoch' + started_us * interval '1 microsecond',"
+    "  duration_ms, outcome, http_status, error, response FROM r"
+    " ON CONFLICT DO NOTHING"
+    ")"
+    " UPDATE deliveries d SET status = r.status,"
+    "  next_attempt_at = now() + r.delay_ms * interval '1 millisecond',"
+    "  locked_until = NULL, locked_by = NULL, last_error = r.error,"
+    "  updated_at = now()"
+    " FROM r WHERE d.id = r.id AND d.attempts = r.attempt"
+    "  AND d.locked_by = $11";
 
 static const char release_sql[] =
-	"UPDATE deliveries SET locked_until = NULL, locked_by = NULL,"
-	" attempts = attempts - 1"
-	" WHERE id = ANY($1::uuid[]) AND locked_by = $2"
-	" AND status = 'pending'";
+    "UPDATE deliveries SET locked_until = NULL, locked_by = NULL,"
+    " attempts = attempts - 1"
+    " WHERE id = ANY($1::uuid[]) AND locked_by = $2"
+    " AND status = 'pending'";
 
 static void result_error(const PGresult *res, char *err, size_t size)
 {
@@ -73,7 +73,7 @@ static void result_error(const PGresult *res, char *err, size_t size)
 }
 
 static bool prepare(PGconn *conn, const char *name, const char *sql,
-		    int nparams, char *err, size_t size)
+                    int nparams, char *err, size_t size)
 {
 	PGresult *res = PQprepare(conn, name, sql, nparams, NULL);
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -87,7 +87,7 @@ static bool prepare(PGconn *conn, const char *name, const char *sql,
 bool dq_prepare(PGconn *conn, char *err, size_t size)
 {
 	return db_exec(conn, "SET plan_cache_mode = force_generic_plan", err,
-		       size) &&
+	               size) &&
 	       prepare(conn, "dq_claim", claim_sql, 4, err, size) &&
 	       prepare(conn, "dq_record", record_sql, 11, err, size) &&
 	       prepare(conn, "dq_release", release_sql, 2, err, size) &&
@@ -118,8 +118,8 @@ static void read_row(PGresult *res, int i, struct claim_row *r)
 }
 
 int dq_claim(PGconn *conn, const char *const *sinks, const int *caps,
-	     size_t nsinks, int64_t lease_ms, const char *owner,
-	     PGresult **res, struct claim_row *rows, char *err, size_t size)
+             size_t nsinks, int64_t lease_ms, const char *owner, PGresult **res,
+             struct claim_row *rows, char *err, size_t size)
 {
 	struct buf names = { 0 }, limits = { 0 };
 	char lease[24];
@@ -154,8 +154,19 @@ int dq_claim(PGconn *conn, const char *const *sinks, const int *caps,
 	return n;
 }
 
-enum { R_ID, R_ATTEMPT, R_STATUS, R_DELAY, R_STARTED, R_DURATION,
-       R_OUTCOME, R_HTTP, R_ERROR, R_RESPONSE, R_COUNT };
+enum {
+	R_ID,
+	R_ATTEMPT,
+	R_STATUS,
+	R_DELAY,
+	R_STARTED,
+	R_DURATION,
+	R_OUTCOME,
+	R_HTTP,
+	R_ERROR,
+	R_RESPONSE,
+	R_COUNT
+};
 
 static void add_record(struct buf *a, const struct attempt_record *r)
 {
@@ -175,7 +186,7 @@ static void add_record(struct buf *a, const struct attempt_record *r)
 }
 
 bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
-	       const char *owner, char *err, size_t size)
+               const char *owner, char *err, size_t size)
 {
 	struct buf a[R_COUNT] = { 0 };
 	const char *params[R_COUNT + 1];
@@ -194,7 +205,7 @@ bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
 	params[R_COUNT] = owner;
 	if (ok) {
 		res = PQexecPrepared(conn, "dq_record", R_COUNT + 1, params,
-				     NULL, NULL, 0);
+		                     NULL, NULL, 0);
 		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		if (!ok)
 			result_error(res, err, size);
@@ -208,7 +219,7 @@ bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
 }
 
 bool dq_release(PGconn *conn, const char *const *ids, size_t n,
-		const char *owner, char *err, size_t size)
+                const char *owner, char *err, size_t size)
 {
 	struct buf list = { 0 };
 	const char *params[2];
@@ -231,14 +242,14 @@ bool dq_release(PGconn *conn, const char *const *ids, size_t n,
 }
 
 bool dq_disable_sink(PGconn *conn, const char *sink, const char *reason,
-		     char *err, size_t size)
+                     char *err, size_t size)
 {
 	const char *params[2] = { sink, reason };
-	PGresult *res = PQexecParams(
-		conn,
-		"INSERT INTO sink_state (sink, reason) VALUES ($1, $2)"
-		" ON CONFLICT (sink) DO NOTHING",
-		2, NULL, params, NULL, NULL, 0);
+	PGresult *res =
+	    PQexecParams(conn,
+	                 "INSERT INTO sink_state (sink, reason) VALUES ($1, $2)"
+	                 " ON CONFLICT (sink) DO NOTHING",
+	                 2, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)

@@ -59,20 +59,20 @@ bool dq_prepare(PGconn *conn, char *err, size_t size);
  * of caps) points into it; returns the count, or -1 with err.
  */
 int dq_claim(PGconn *conn, const char *const *sinks, const int *caps,
-	     size_t nsinks, int64_t lease_ms, const char *owner,
-	     PGresult **res, struct claim_row *rows, char *err, size_t size);
+             size_t nsinks, int64_t lease_ms, const char *owner, PGresult **res,
+             struct claim_row *rows, char *err, size_t size);
 
 /* Record n attempts and move their deliveries on, in one statement. */
 bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
-	       const char *owner, char *err, size_t size);
+               const char *owner, char *err, size_t size);
 
 /* Give back the leases of deliveries claimed but not attempted. */
 bool dq_release(PGconn *conn, const char *const *ids, size_t n,
-		const char *owner, char *err, size_t size);
+                const char *owner, char *err, size_t size);
 
 /* Turn sink off (an endpoint answered 410). */
 bool dq_disable_sink(PGconn *conn, const char *sink, const char *reason,
-		     char *err, size_t size);
+                     char *err, size_t size);
 
 /* The names of sinks that are off, as a result to read (PQclear it), or
  * NULL with err. */

@@ -3,7 +3,7 @@
 #include "config/config.h"
 
 int64_t retry_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt,
-			 double jitter)
+                         double jitter)
 {
 	int64_t delay = base_ms;
 	double factor = 0.8 + 0.4 * jitter;
@@ -16,8 +16,8 @@ int64_t retry_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt,
 }
 
 struct retry_decision retry_decide(const struct config_sink *sink,
-				   const struct sink_result *r, int attempt,
-				   int64_t age_ms, double jitter)
+                                   const struct sink_result *r, int attempt,
+                                   int64_t age_ms, double jitter)
 {
 	struct retry_decision d = { RETRY_PENDING, 0 };
 
@@ -27,11 +27,11 @@ struct retry_decision retry_decide(const struct config_sink *sink,
 	case SINK_GONE: return d;
 	case SINK_RETRY: break;
 	}
-	d.delay_ms = r->retry_after_ms >= 0
-			     ? r->retry_after_ms
-			     : retry_backoff_ms(sink->retry_base_ms,
-						sink->retry_max_ms, attempt,
-						jitter);
+	d.delay_ms =
+	    r->retry_after_ms >= 0
+	        ? r->retry_after_ms
+	        : retry_backoff_ms(sink->retry_base_ms, sink->retry_max_ms,
+	                           attempt, jitter);
 	if (attempt >= sink->max_attempts ||
 	    age_ms + d.delay_ms > sink->max_age_ms)
 		d.status = RETRY_DEAD;

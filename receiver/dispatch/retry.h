@@ -29,7 +29,7 @@ struct retry_decision {
  * the first) failed: base doubled per attempt, capped at max, then moved
  * by up to 20% either way; jitter is a number in [0, 1). */
 int64_t retry_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt,
-			 double jitter);
+                         double jitter);
 
 /*
  * Decide after attempt number attempt ended with r, the delivery being
@@ -37,8 +37,8 @@ int64_t retry_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt,
  * sent once the sink is enabled again.
  */
 struct retry_decision retry_decide(const struct config_sink *sink,
-				   const struct sink_result *r, int attempt,
-				   int64_t age_ms, double jitter);
+                                   const struct sink_result *r, int attempt,
+                                   int64_t age_ms, double jitter);
 
 /* The database's name of a status: delivered, pending, failed, dead. */
 const char *retry_status_name(enum retry_status s);

@@ -73,7 +73,7 @@ static char *resolve(const char *prog)
 }
 
 static void *command_open(const struct config_sink *cfg,
-			  const struct sink_env *env, char *err, size_t size)
+                          const struct sink_env *env, char *err, size_t size)
 {
 	struct command_sink *s = calloc(1, sizeof(*s));
 
@@ -86,7 +86,7 @@ static void *command_open(const struct config_sink *cfg,
 	s->path = resolve(cfg->argv.items[0]);
 	if (s->path == NULL) {
 		snprintf(err, size, "cannot find program \"%s\"",
-			 cfg->argv.items[0]);
+		         cfg->argv.items[0]);
 		free(s);
 		return NULL;
 	}
@@ -97,7 +97,7 @@ static void *command_open(const struct config_sink *cfg,
  * later entries winning. Built before fork, since after it only
  * async-signal-safe calls are allowed. */
 static char **make_env(const struct command_sink *s,
-		       const struct sink_message *msg)
+                       const struct sink_message *msg)
 {
 	const struct config_sink *c = s->cfg;
 	json_t *ev = msg->event;
@@ -131,7 +131,7 @@ static char **make_env(const struct command_sink *s,
 		k++;
 	for (size_t i = 0; i < c->env.count; i++) {
 		if (asprintf(&env[k], "%s=%s", c->env.keys[i],
-			     c->env.values[i]) > 0)
+		             c->env.values[i]) > 0)
 			k++;
 	}
 	return env;
@@ -146,7 +146,7 @@ static void free_strings(char **v)
 
 /* In the child: no allocation, no locks. */
 static void child(const struct command_sink *s, char *const argv[],
-		  char *const envp[], int in, int out)
+                  char *const envp[], int in, int out)
 {
 	dup2(in, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
@@ -159,7 +159,7 @@ static void child(const struct command_sink *s, char *const argv[],
 }
 
 static pid_t spawn(struct command_sink *s, const struct sink_message *msg,
-		   int *in_fd, int *out_fd)
+                   int *in_fd, int *out_fd)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	char **argv = calloc(s->cfg->argv.count + 1, sizeof(char *));
@@ -255,18 +255,17 @@ static void judge(struct run *r, int status, struct sink_result *res)
 	sink_result_response(res, r->output, r->output_len);
 	if (r->timed_out)
 		sink_result_set(res, SINK_RETRY, "timed out after %lld ms",
-				(long long)r->sink->cfg->timeout_ms);
+		                (long long)r->sink->cfg->timeout_ms);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		res->outcome = SINK_DELIVERED;
-	else if (WIFEXITED(status) &&
-		 WEXITSTATUS(status) == EX_TEMPFAIL_STATUS)
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL_STATUS)
 		sink_result_set(res, SINK_RETRY, "exit status 75 (try again)");
 	else if (WIFEXITED(status))
 		sink_result_set(res, SINK_FAILED, "exit status %d",
-				WEXITSTATUS(status));
+		                WEXITSTATUS(status));
 	else
 		sink_result_set(res, SINK_FAILED, "killed by signal %d",
-				WTERMSIG(status));
+		                WTERMSIG(status));
 }
 
 static void on_exit_ready(evutil_socket_t fd, short what, void *arg)
@@ -303,7 +302,7 @@ static void on_input(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	while (r->written < r->input_len) {
 		ssize_t n = write(r->in_fd, r->input + r->written,
-				  r->input_len - r->written);
+		                  r->input_len - r->written);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -331,29 +330,29 @@ static bool watch(struct run *r, struct event_base *base)
 {
 	struct timeval tv = {
 		.tv_sec = (time_t)(r->sink->cfg->timeout_ms / 1000),
-		.tv_usec = (suseconds_t)(r->sink->cfg->timeout_ms % 1000) * 1000,
+		.tv_usec =
+		    (suseconds_t)(r->sink->cfg->timeout_ms % 1000) * 1000,
 	};
 
 	r->exit_ev = event_new(base, r->pidfd, EV_READ, on_exit_ready, r);
-	r->in_ev = event_new(base, r->in_fd, EV_WRITE | EV_PERSIST, on_input,
-			     r);
-	r->out_ev = event_new(base, r->out_fd, EV_READ | EV_PERSIST,
-			      on_output, r);
+	r->in_ev =
+	    event_new(base, r->in_fd, EV_WRITE | EV_PERSIST, on_input, r);
+	r->out_ev =
+	    event_new(base, r->out_fd, EV_READ | EV_PERSIST, on_output, r);
 	r->timer = evtimer_new(base, on_timeout, r);
 	return r->exit_ev && r->in_ev && r->out_ev && r->timer &&
 	       event_add(r->exit_ev, NULL) == 0 &&
 	       event_add(r->in_ev, NULL) == 0 &&
-	       event_add(r->out_ev, NULL) == 0 &&
-	       event_add(r->timer, &tv) == 0;
+	       event_add(r->out_ev, NULL) == 0 && event_add(r->timer, &tv) == 0;
 }
 
 static bool start(struct command_sink *s, struct run *r,
-		  const struct sink_message *msg, struct sink_result *res)
+                  const struct sink_message *msg, struct sink_result *res)
 {
 	r->pid = spawn(s, msg, &r->in_fd, &r->out_fd);
 	if (r->pid < 0) {
 		sink_result_set(res, SINK_RETRY, "cannot start: %s",
-				strerror(errno));
+		                strerror(errno));
 		return false;
 	}
 	r->pidfd = pidfd_open(r->pid, 0);
@@ -367,7 +366,7 @@ static bool start(struct command_sink *s, struct run *r,
 }
 
 static void command_deliver(void *state, const struct sink_message *msg,
-			    sink_done_fn done, void *arg)
+                            sink_done_fn done, void *arg)
 {
 	struct command_sink *s = state;
 	struct sink_result res = { .retry_after_ms = -1 };
@@ -378,14 +377,18 @@ static void command_deliver(void *state, const struct sink_message *msg,
 		done(arg, &res);
 		return;
 	}
-	*r = (struct run){ .sink = s, .pidfd = -1, .in_fd = -1, .out_fd = -1,
-			   .done = done, .arg = arg };
+	*r = (struct run){ .sink = s,
+		           .pidfd = -1,
+		           .in_fd = -1,
+		           .out_fd = -1,
+		           .done = done,
+		           .arg = arg };
 	r->next = s->runs;
 	if (s->runs != NULL)
 		s->runs->prev = r;
 	s->runs = r;
 	if (!sink_render(s->env, s->cfg->template, "command", msg, "json",
-			 false, &r->input, &r->input_len, &res) ||
+	                 false, &r->input, &r->input_len, &res) ||
 	    !start(s, r, msg, &res)) {
 		run_free(r);
 		done(arg, &res);

@@ -21,7 +21,7 @@ struct http_sink {
 };
 
 static void *http_open(const struct config_sink *cfg,
-		       const struct sink_env *env, char *err, size_t size)
+                       const struct sink_env *env, char *err, size_t size)
 {
 	struct http_sink *s = calloc(1, sizeof(*s));
 
@@ -35,12 +35,12 @@ static void *http_open(const struct config_sink *cfg,
 }
 
 static struct curl_slist *signed_headers(const struct http_sink *s,
-					 const struct sink_message *msg,
-					 const char *body, size_t len)
+                                         const struct sink_message *msg,
+                                         const char *body, size_t len)
 {
 	const struct config_sink *c = s->cfg;
-	struct curl_slist *h = post_header(NULL, "Content-Type",
-					   "application/json");
+	struct curl_slist *h =
+	    post_header(NULL, "Content-Type", "application/json");
 	char sig[SIG_HEADER_MAX], ts[24];
 	int64_t now = (int64_t)time(NULL);
 
@@ -57,17 +57,17 @@ static struct curl_slist *signed_headers(const struct http_sink *s,
 }
 
 static void http_deliver(void *state, const struct sink_message *msg,
-			 sink_done_fn done, void *arg)
+                         sink_done_fn done, void *arg)
 {
 	struct http_sink *s = state;
 	struct sink_result r = { .retry_after_ms = -1 };
 	struct post_request req = { .url = s->cfg->url,
-				    .method = s->cfg->method,
-				    .timeout_ms = (long)s->cfg->timeout_ms,
-				    .ca_file = s->cfg->ca_file };
+		                    .method = s->cfg->method,
+		                    .timeout_ms = (long)s->cfg->timeout_ms,
+		                    .ca_file = s->cfg->ca_file };
 
 	if (!sink_render(s->env, s->cfg->template, "http", msg, "json", false,
-			 &req.body, &req.len, &r)) {
+	                 &req.body, &req.len, &r)) {
 		done(arg, &r);
 		return;
 	}

@@ -36,21 +36,21 @@ static bool load(struct plugin_sink *s, char *err, size_t size)
 	s->api = dlsym(s->handle, "herald_sink_plugin_v1");
 	if (s->api == NULL) {
 		snprintf(err, size, "%s exports no herald_sink_plugin_v1",
-			 s->cfg->path);
+		         s->cfg->path);
 		return false;
 	}
 	if (s->api->abi != HERALD_SINK_PLUGIN_ABI) {
 		snprintf(err, size,
-			 "%s has plugin ABI version %u; this herald needs %u",
-			 s->cfg->path, (unsigned)s->api->abi,
-			 (unsigned)HERALD_SINK_PLUGIN_ABI);
+		         "%s has plugin ABI version %u; this herald needs %u",
+		         s->cfg->path, (unsigned)s->api->abi,
+		         (unsigned)HERALD_SINK_PLUGIN_ABI);
 		return false;
 	}
 	return s->api->open && s->api->deliver && s->api->close;
 }
 
 static void *plugin_open(const struct config_sink *cfg,
-			 const struct sink_env *env, char *err, size_t size)
+                         const struct sink_env *env, char *err, size_t size)
 {
 	struct plugin_sink *s = calloc(1, sizeof(*s));
 	char *settings;
@@ -62,7 +62,7 @@ static void *plugin_open(const struct config_sink *cfg,
 	s->cfg = cfg;
 	s->env = env;
 	settings = json_dumps(cfg->settings ? cfg->settings : json_null(),
-			      JSON_COMPACT | JSON_ENCODE_ANY);
+	                      JSON_COMPACT | JSON_ENCODE_ANY);
 	if (settings != NULL && load(s, err, size))
 		s->instance = s->api->open(settings, err, size);
 	free(settings);
@@ -76,14 +76,14 @@ static void *plugin_open(const struct config_sink *cfg,
 }
 
 static void on_plugin_done(void *token, int outcome, long retry_after_ms,
-			   const char *error)
+                           const char *error)
 {
 	struct plugin_call *c = token;
 	struct sink_result r = { .retry_after_ms = -1 };
 
 	r.outcome = outcome == HERALD_PLUGIN_DELIVERED ? SINK_DELIVERED
-		    : outcome == HERALD_PLUGIN_RETRY   ? SINK_RETRY
-						       : SINK_FAILED;
+	            : outcome == HERALD_PLUGIN_RETRY   ? SINK_RETRY
+	                                               : SINK_FAILED;
 	if (outcome == HERALD_PLUGIN_RETRY && retry_after_ms >= 0)
 		r.retry_after_ms = retry_after_ms;
 	if (error != NULL)
@@ -94,7 +94,7 @@ static void on_plugin_done(void *token, int outcome, long retry_after_ms,
 }
 
 static void plugin_deliver(void *state, const struct sink_message *msg,
-			   sink_done_fn done, void *arg)
+                           sink_done_fn done, void *arg)
 {
 	struct plugin_sink *s = state;
 	struct plugin_call *c = calloc(1, sizeof(*c));
@@ -110,18 +110,18 @@ static void plugin_deliver(void *state, const struct sink_message *msg,
 	c->done = done;
 	c->arg = arg;
 	if (s->cfg->template != NULL &&
-	    !sink_render(s->env, s->cfg->template, "plugin", msg, "json",
-			 false, &c->body, &len, &r)) {
+	    !sink_render(s->env, s->cfg->template, "plugin", msg, "json", false,
+	                 &c->body, &len, &r)) {
 		free(c);
 		done(arg, &r);
 		return;
 	}
 	m = (struct herald_plugin_message){ .delivery_id = msg->delivery_id,
-					    .event_id = msg->event_id,
-					    .event_type = msg->event_type,
-					    .attempt = msg->attempt,
-					    .event_json = msg->event_json,
-					    .body = c->body };
+		                            .event_id = msg->event_id,
+		                            .event_type = msg->event_type,
+		                            .attempt = msg->attempt,
+		                            .event_json = msg->event_json,
+		                            .body = c->body };
 	s->api->deliver(s->instance, &m, on_plugin_done, c);
 }
 

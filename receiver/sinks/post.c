@@ -19,7 +19,7 @@ struct post {
 };
 
 struct curl_slist *post_header(struct curl_slist *list, const char *name,
-			       const char *value)
+                               const char *value)
 {
 	char line[2048];
 	struct curl_slist *more;
@@ -50,12 +50,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 	if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
 		snprintf(t->retry_after, sizeof(t->retry_after), "%.*s",
-			 (int)(len - 12), p + 12);
+		         (int)(len - 12), p + 12);
 	return len;
 }
 
 static void judge(struct post *t, CURL *easy, CURLcode rc,
-		  struct sink_result *r)
+                  struct sink_result *r)
 {
 	long status = 0;
 
@@ -73,14 +73,14 @@ static void judge(struct post *t, CURL *easy, CURLcode rc,
 	    (t->answer_len != strlen(t->expect_ok) ||
 	     memcmp(t->answer, t->expect_ok, t->answer_len) != 0)) {
 		sink_result_set(r, SINK_FAILED, "answered %ld but not \"%s\"",
-				status, t->expect_ok);
+		                status, t->expect_ok);
 		return;
 	}
 	if (r->outcome != SINK_DELIVERED)
 		snprintf(r->error, sizeof(r->error), "HTTP %ld%s", status,
-			 status >= 300 && status < 400
-				 ? " (redirects are not followed)"
-				 : "");
+		         status >= 300 && status < 400
+		             ? " (redirects are not followed)"
+		             : "");
 }
 
 static void on_done(CURL *easy, CURLcode rc, void *arg)
@@ -121,7 +121,7 @@ static CURL *make_easy(struct post *t, const struct post_request *req)
 }
 
 void post_send(struct curl_driver *curl, struct post_request *req,
-	       sink_done_fn done, void *arg)
+               sink_done_fn done, void *arg)
 {
 	struct post *t = calloc(1, sizeof(*t));
 	struct sink_result r = { .retry_after_ms = -1 };

@@ -28,10 +28,10 @@ struct post_request {
 /* Send req; done is called once with the result. Strings other than the
  * taken ones are borrowed until done. */
 void post_send(struct curl_driver *curl, struct post_request *req,
-	       sink_done_fn done, void *arg);
+               sink_done_fn done, void *arg);
 
 /* Append "Name: value" to a header list; the list is NULL on failure. */
 struct curl_slist *post_header(struct curl_slist *list, const char *name,
-			       const char *value);
+                               const char *value);
 
 #endif

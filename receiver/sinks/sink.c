@@ -88,24 +88,24 @@ int64_t sink_parse_retry_after(const char *value)
 }
 
 bool sink_render(const struct sink_env *env, const char *configured,
-		 const char *kind, const struct sink_message *msg,
-		 const char *part, bool header, char **out, size_t *len,
-		 struct sink_result *r)
+                 const char *kind, const struct sink_message *msg,
+                 const char *part, bool header, char **out, size_t *len,
+                 struct sink_result *r)
 {
 	char name[512], err[256];
 
 	if (configured != NULL)
 		snprintf(name, sizeof(name), "%s", configured);
 	else if (!tmpl_store_find(env->templates, kind, msg->event_type, part,
-				  name, sizeof(name))) {
+	                          name, sizeof(name))) {
 		sink_result_set(r, SINK_FAILED,
-				"no template %s/default.%s in the templates "
-				"folder",
-				kind, part);
+		                "no template %s/default.%s in the templates "
+		                "folder",
+		                kind, part);
 		return false;
 	}
 	if (!tmpl_store_render(env->templates, name, msg->event, header, out,
-			       len, err, sizeof(err))) {
+	                       len, err, sizeof(err))) {
 		sink_result_set(r, SINK_FAILED, "%s", err);
 		return false;
 	}

@@ -96,9 +96,9 @@ enum sink_outcome sink_http_outcome(long status);
  * template would not help.
  */
 bool sink_render(const struct sink_env *env, const char *configured,
-		 const char *kind, const struct sink_message *msg,
-		 const char *part, bool header, char **out, size_t *len,
-		 struct sink_result *r) __attribute__((warn_unused_result));
+                 const char *kind, const struct sink_message *msg,
+                 const char *part, bool header, char **out, size_t *len,
+                 struct sink_result *r) __attribute__((warn_unused_result));
 
 /* Seconds or an HTTP date of a Retry-After value, as milliseconds from
  * now; -1 if it is neither. */

@@ -18,7 +18,7 @@ struct slack_sink {
 };
 
 static void *slack_open(const struct config_sink *cfg,
-			const struct sink_env *env, char *err, size_t size)
+                        const struct sink_env *env, char *err, size_t size)
 {
 	struct slack_sink *s = calloc(1, sizeof(*s));
 
@@ -32,25 +32,25 @@ static void *slack_open(const struct config_sink *cfg,
 }
 
 static void slack_deliver(void *state, const struct sink_message *msg,
-			  sink_done_fn done, void *arg)
+                          sink_done_fn done, void *arg)
 {
 	struct slack_sink *s = state;
 	struct sink_result r = { .retry_after_ms = -1 };
 	struct post_request req = { .url = s->cfg->url,
-				    .method = "POST",
-				    .timeout_ms = (long)s->cfg->timeout_ms,
-				    .ca_file = s->cfg->ca_file,
-				    .expect_ok = "ok" };
+		                    .method = "POST",
+		                    .timeout_ms = (long)s->cfg->timeout_ms,
+		                    .ca_file = s->cfg->ca_file,
+		                    .expect_ok = "ok" };
 
-	if (!sink_render(s->env, s->cfg->template, "slack", msg, "json",
-			 false, &req.body, &req.len, &r)) {
+	if (!sink_render(s->env, s->cfg->template, "slack", msg, "json", false,
+	                 &req.body, &req.len, &r)) {
 		done(arg, &r);
 		return;
 	}
 	req.headers = post_header(NULL, "Content-Type", "application/json");
 	req.headers = req.headers ? post_header(req.headers, "User-Agent",
-						"herald/" HERALD_VERSION)
-				  : NULL;
+	                                        "herald/" HERALD_VERSION)
+	                          : NULL;
 	post_send(s->env->curl, &req, done, arg);
 }
 

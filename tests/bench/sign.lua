@@ -1,7 +1,9 @@
 -- wrk script: POST a 600-byte event to a generic source, each request with
 -- a new webhook-id and a Standard Webhooks signature made with OpenSSL
 -- through LuaJIT's FFI (so signing costs wrk microseconds, not Herald's
--- measurement). Arguments after "--": KEY_HEX PATH [DELAY_MS].
+-- measurement). Arguments after "--": KEY_HEX PATH [DELAY_MS [MAX]], MAX
+-- being how many requests each thread sends before it stops (0: no
+-- limit).
 local ffi = require("ffi")
 ffi.cdef [[
 const void *EVP_sha256(void);
@@ -15,7 +17,7 @@ local digest = ffi.new("unsigned char[32]")
 local digest_len = ffi.new("unsigned int[1]")
 local encoded = ffi.new("unsigned char[48]")
 
-local key, path, delay_ms
+local key, path, delay_ms, max_requests
 local counter, run = 0, tostring(os.time())
 local threads = {}
 -- thread_id is a global that setup() gives each thread's own state.
@@ -34,6 +36,7 @@ function init(args)
    key = from_hex(args[1])
    path = args[2]
    delay_ms = tonumber(args[3] or "0")
+   max_requests = tonumber(args[4] or "0")
 end
 
 local function sign(id, ts, body)
@@ -46,6 +49,10 @@ end
 local pad = string.rep("x", 600)
 
 function request()
+   if max_requests > 0 and counter >= max_requests then
+      -- Past the limit: the thread stops at the next answer.
+      return wrk.format("GET", "/healthz")
+   end
    counter = counter + 1
    local id = string.format("bench-%s-%d-%d", run, thread_id, counter)
    local head = string.format(
@@ -63,6 +70,15 @@ end
 
 function delay()
    return delay_ms
+end
+
+local answered = 0
+
+function response(status, headers, body)
+   answered = answered + 1
+   if max_requests > 0 and answered >= max_requests then
+      wrk.thread:stop()
+   end
 end
 
 function done(summary, latency, requests)

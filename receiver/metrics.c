@@ -41,8 +41,8 @@ struct metrics {
 static const double batch_bounds[] = { 1,  2,   4,   8,   16,  32,
 	                               64, 128, 256, 512, 1024 };
 static const double latency_bounds[] = { 0.001, 0.0025, 0.005, 0.01,
-					 0.025, 0.05,	0.1,   0.25,
-					 0.5,	1,	5,     60 };
+	                                 0.025, 0.05,   0.1,   0.25,
+	                                 0.5,   1,      5,     60 };
 static const double commit_bounds[] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 };
@@ -159,8 +159,7 @@ void metrics_event(struct metrics *m, const char *source, const char *type,
 	count(&m->events, source, type ? type : "", outcome);
 }
 
-void metrics_delivery(struct metrics *m, const char *sink,
-		      const char *status)
+void metrics_delivery(struct metrics *m, const char *sink, const char *status)
 {
 	pthread_mutex_lock(&m->mu);
 	count(&m->deliveries, sink, status, NULL);
@@ -285,9 +284,8 @@ void metrics_render(struct metrics *m, const struct metrics_gauges *g,
 {
 	static const char *const request_labels[] = { "route", "status", NULL };
 	static const char *const event_labels[] = { "source", "type",
-						    "outcome" };
-	static const char *const delivery_labels[] = { "sink", "status",
-						       NULL };
+		                                    "outcome" };
+	static const char *const delivery_labels[] = { "sink", "status", NULL };
 	static const char *const sink_labels[] = { "sink", NULL, NULL };
 
 	header(out, "herald_build_info", "gauge",
@@ -307,18 +305,18 @@ void metrics_render(struct metrics *m, const struct metrics_gauges *g,
 	                 "Time from BEGIN to the end of COMMIT of a batch.");
 	pthread_mutex_lock(&m->mu);
 	family_render(out, &m->deliveries, "herald_deliveries_total",
-		      "Delivery attempts, by sink and the delivery's status "
-		      "after them.",
-		      delivery_labels);
+	              "Delivery attempts, by sink and the delivery's status "
+	              "after them.",
+	              delivery_labels);
 	family_render(out, &m->disabled, "herald_sinks_disabled_total",
-		      "Times an endpoint answered 410 and its sink was "
-		      "turned off.",
-		      sink_labels);
+	              "Times an endpoint answered 410 and its sink was "
+	              "turned off.",
+	              sink_labels);
 	pthread_mutex_unlock(&m->mu);
 	histogram_render(out, &m->delivery_latency,
-			 "herald_delivery_start_seconds",
-			 "Time from an event's arrival to the start of a "
-			 "delivery attempt.");
+	                 "herald_delivery_start_seconds",
+	                 "Time from an event's arrival to the start of a "
+	                 "delivery attempt.");
 	gauge(out, "herald_writer_queue_events",
 	      "Events waiting for the writer.", g->queue_events);
 	gauge(out, "herald_database_up",

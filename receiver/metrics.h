@@ -37,8 +37,7 @@ void metrics_event(struct metrics *m, const char *source, const char *type,
 
 /* Any thread. */
 void histogram_observe(struct histogram *h, double v);
-void metrics_delivery(struct metrics *m, const char *sink,
-		      const char *status);
+void metrics_delivery(struct metrics *m, const char *sink, const char *status);
 void metrics_sink_disabled(struct metrics *m, const char *sink);
 /* Seconds from an event's arrival to the start of an attempt. */
 void metrics_delivery_latency(struct metrics *m, double seconds);

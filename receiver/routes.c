@@ -5,8 +5,7 @@
 
 #include "config/config.h"
 
-static const char *field_value(const struct route_input *in,
-			       const char *field)
+static const char *field_value(const struct route_input *in, const char *field)
 {
 	const char *v = NULL;
 
@@ -24,7 +23,7 @@ static const char *field_value(const struct route_input *in,
 }
 
 static bool matcher_holds(const struct config_matcher *m,
-			  const struct route_input *in)
+                          const struct route_input *in)
 {
 	const char *v = field_value(in, m->field);
 
@@ -39,7 +38,7 @@ static bool matcher_holds(const struct config_matcher *m,
 
 /* The first matcher of r that fails, or NULL if r matches. */
 static const struct config_matcher *first_miss(const struct config_route *r,
-					       const struct route_input *in)
+                                               const struct route_input *in)
 {
 	for (size_t i = 0; i < r->nmatchers; i++) {
 		if (!matcher_holds(&r->matchers[i], in))
@@ -58,7 +57,7 @@ static bool already(const struct route_hit *out, size_t n, const char *sink)
 }
 
 size_t routes_match(const struct config *cfg, const struct route_input *in,
-		    struct route_hit *out, size_t max)
+                    struct route_hit *out, size_t max)
 {
 	const struct config_route *routes = cfg->routes.items;
 	size_t n = 0;
@@ -82,7 +81,7 @@ size_t routes_match(const struct config *cfg, const struct route_input *in,
 }
 
 void routes_explain(const struct config *cfg, const struct route_input *in,
-		    struct buf *out)
+                    struct buf *out)
 {
 	const struct config_route *routes = cfg->routes.items;
 
@@ -91,24 +90,24 @@ void routes_explain(const struct config *cfg, const struct route_input *in,
 		const struct config_matcher *miss = first_miss(r, in);
 
 		buf_printf(out, "route %zu%s%s: ", i + 1, r->name ? " " : "",
-			   r->name ? r->name : "");
+		           r->name ? r->name : "");
 		if (miss != NULL) {
 			buf_printf(out, "no match: %s is \"%s\", not %s%s\n",
-				   miss->field, field_value(in, miss->field),
-				   miss->op == CONFIG_MATCH_EQ   ? "= "
-				   : miss->op == CONFIG_MATCH_NE ? "!= "
-				   : miss->op == CONFIG_MATCH_RE ? "=~ "
-								 : "!~ ",
-				   miss->value);
+			           miss->field, field_value(in, miss->field),
+			           miss->op == CONFIG_MATCH_EQ   ? "= "
+			           : miss->op == CONFIG_MATCH_NE ? "!= "
+			           : miss->op == CONFIG_MATCH_RE ? "=~ "
+			                                         : "!~ ",
+			           miss->value);
 			continue;
 		}
 		buf_puts(out, "matches; sinks");
 		for (size_t k = 0; k < r->sinks.count; k++) {
 			const struct config_sink *s =
-				config_sink(cfg, r->sinks.items[k]);
+			    config_sink(cfg, r->sinks.items[k]);
 
 			buf_printf(out, " %s%s", r->sinks.items[k],
-				   s && !s->enabled ? " (disabled)" : "");
+			           s && !s->enabled ? " (disabled)" : "");
 		}
 		buf_puts(out, r->cont ? "; continuing\n" : "; stopping\n");
 		if (!r->cont)

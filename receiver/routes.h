@@ -32,10 +32,10 @@ struct route_hit {
 /* The sinks for in, each once, in route order; returns how many were
  * written to out (at most max). */
 size_t routes_match(const struct config *cfg, const struct route_input *in,
-		    struct route_hit *out, size_t max);
+                    struct route_hit *out, size_t max);
 
 /* A human account of routing in, route by route, for `routes test`. */
 void routes_explain(const struct config *cfg, const struct route_input *in,
-		    struct buf *out);
+                    struct buf *out);
 
 #endif

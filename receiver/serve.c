@@ -348,8 +348,8 @@ static bool start(struct serve *s, char *err, size_t size)
 	}
 	if (!start_writer(s, err, size))
 		return false;
-	s->dispatcher = dispatcher_start(s->cfg, &s->db.target, s->metrics,
-					 err, size);
+	s->dispatcher =
+	    dispatcher_start(s->cfg, &s->db.target, s->metrics, err, size);
 	return s->dispatcher != NULL && start_http(s, err, size);
 }
 

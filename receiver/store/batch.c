@@ -67,13 +67,13 @@ static const char insert_sql[] =
 
 /* One row per sink an event goes to; committing wakes the dispatchers. */
 static const char deliveries_sql[] =
-	"WITH d AS ("
-	" INSERT INTO deliveries (id, event_id, sink, route)"
-	" SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
-	"  $4::text[])"
-	" RETURNING 1"
-	")"
-	" SELECT pg_notify('herald_deliveries', count(*)::text) FROM d";
+    "WITH d AS ("
+    " INSERT INTO deliveries (id, event_id, sink, route)"
+    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+    "  $4::text[])"
+    " RETURNING 1"
+    ")"
+    " SELECT pg_notify('herald_deliveries', count(*)::text) FROM d";
 
 /* Runs after the insert, in a new snapshot, so it also sees rows that a
  * concurrent transaction committed meanwhile. */
@@ -324,7 +324,7 @@ static enum batch_status insert(PGconn *conn, struct batch_scratch *s,
 /* The delivery rows of the stored events, as arrays: id, event id, sink
  * and route; false if there are none. */
 static bool build_deliveries(struct batch_scratch *s, const struct config *cfg,
-			     struct event *const *ev, size_t n)
+                             struct event *const *ev, size_t n)
 {
 	struct route_hit hits[ROUTE_HITS_MAX];
 	size_t rows = 0;
@@ -333,12 +333,11 @@ static bool build_deliveries(struct batch_scratch *s, const struct config *cfg,
 		pgarray_begin(&s->deliveries[i]);
 	for (size_t i = 0; i < n; i++) {
 		struct route_input in = { ev[i]->source, ev[i]->event_type,
-					  ev[i]->deployment_id,
-					  ev[i]->severity, ev[i]->labels };
+			                  ev[i]->deployment_id, ev[i]->severity,
+			                  ev[i]->labels };
 		size_t k = ev[i]->outcome == EVENT_STORED
-				   ? routes_match(cfg, &in, hits,
-						  ROUTE_HITS_MAX)
-				   : 0;
+		               ? routes_match(cfg, &in, hits, ROUTE_HITS_MAX)
+		               : 0;
 
 		for (size_t j = 0; j < k; j++) {
 			struct uuid u;
@@ -359,9 +358,8 @@ static bool build_deliveries(struct batch_scratch *s, const struct config *cfg,
 	return rows > 0;
 }
 
-static enum batch_status insert_deliveries(PGconn *conn,
-					   struct batch_scratch *s, char *err,
-					   size_t size)
+static enum batch_status
+insert_deliveries(PGconn *conn, struct batch_scratch *s, char *err, size_t size)
 {
 	const char *params[4];
 	enum batch_status st = BATCH_OK;
@@ -369,13 +367,14 @@ static enum batch_status insert_deliveries(PGconn *conn,
 
 	for (int i = 0; i < 4; i++) {
 		if (buf_failed(&s->deliveries[i])) {
-			snprintf(err, size, "out of memory building deliveries");
+			snprintf(err, size,
+			         "out of memory building deliveries");
 			return BATCH_FAILED;
 		}
 		params[i] = buf_str(&s->deliveries[i]);
 	}
-	res = PQexecPrepared(conn, "herald_deliveries", 4, params, NULL, NULL,
-			     0);
+	res =
+	    PQexecPrepared(conn, "herald_deliveries", 4, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		st = classify(conn, res, err, size);
 	PQclear(res);
@@ -384,9 +383,9 @@ static enum batch_status insert_deliveries(PGconn *conn,
 
 /* Events and their deliveries in one transaction. */
 static enum batch_status insert_routed(PGconn *conn, struct batch_scratch *s,
-				       const struct config *cfg,
-				       struct event *const *events, size_t n,
-				       char *err, size_t size)
+                                       const struct config *cfg,
+                                       struct event *const *events, size_t n,
+                                       char *err, size_t size)
 {
 	enum batch_status st = run(conn, "BEGIN", err, size);
 
@@ -402,9 +401,9 @@ static enum batch_status insert_routed(PGconn *conn, struct batch_scratch *s,
 }
 
 enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
-			      const struct config *cfg,
-			      struct event *const *events, size_t n,
-			      char *err, size_t size)
+                              const struct config *cfg,
+                              struct event *const *events, size_t n, char *err,
+                              size_t size)
 {
 	enum batch_status st;
 

@@ -50,9 +50,9 @@ enum batch_status batch_prepare(PGconn *conn, char *err, size_t size);
  * reported as stored.
  */
 enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
-			      const struct config *cfg,
-			      struct event *const *events, size_t n,
-			      char *err, size_t size);
+                              const struct config *cfg,
+                              struct event *const *events, size_t n, char *err,
+                              size_t size);
 
 void batch_scratch_free(struct batch_scratch *s);
 

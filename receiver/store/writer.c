@@ -307,7 +307,7 @@ static enum batch_status store_jobs(struct writer *w, struct writer_job *jobs,
 	cfg = current_config(w);
 	for (int tries = 0; st == BATCH_RETRY && tries < RETRIES; tries++)
 		st = batch_store(w->conn, &w->scratch, cfg, w->events, n, err,
-				 size);
+		                 size);
 	config_unref(cfg);
 	if (st == BATCH_OK && w->batch_size != NULL) {
 		histogram_observe(w->batch_size, (double)n);

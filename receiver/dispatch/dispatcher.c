@@ -107,6 +107,7 @@ struct dispatcher {
 
 static void schedule_claim(struct dispatcher *d);
 static void reconnect_later(struct dispatcher *d, const char *why);
+static void drain_notifies(struct dispatcher *d);
 
 static double now_mono(void)
 {
@@ -283,6 +284,7 @@ static void flush(struct dispatcher *d)
 		return;
 	}
 	d->nrecords = 0;
+	drain_notifies(d);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -586,6 +588,8 @@ static void claim(struct dispatcher *d)
 	}
 	PQclear(res);
 	free(rows);
+	/* A NOTIFY that came in during the query is only in libpq now. */
+	drain_notifies(d);
 }
 
 static void on_claim(evutil_socket_t fd, short what, void *arg)

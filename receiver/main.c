@@ -12,6 +12,13 @@ static const struct cli_command commands[] = {
 	{ "migrate", "apply database migrations", cli_migrate },
 	{ "check-config", "validate a configuration file", cli_check_config },
 	{ "send", "post a signed test event to a generic source", cli_send },
+	{ "render", "render a template over an event", cli_render },
+	{ "routes", "show which sinks an event would go to", cli_routes },
+	{ "sinks", "list sinks, or turn one on again", cli_sinks },
+	{ "register", "create or repair Herald's webhooks and alerts at Abacus",
+	  cli_register },
+	{ "unregister", "remove Herald's webhooks and alerts from Abacus",
+	  cli_unregister },
 	{ "version", "print the version", cli_version },
 	{ NULL, NULL, NULL },
 };

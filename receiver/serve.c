@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "abacus/abacus.h"
 #include "config/config.h"
 #include "dispatch/dispatcher.h"
 #include "health.h"
@@ -35,6 +36,7 @@ struct serve {
 	struct db_place db;
 	struct writer *writer;
 	struct dispatcher *dispatcher;
+	struct abacus_service *abacus;
 	struct metrics *metrics;
 	struct hooks hooks;
 	struct http_server *http;
@@ -99,6 +101,7 @@ static void reload(struct serve *s)
 	http_server_reload(s->http, cfg, tls);
 	writer_set_config(s->writer, cfg);
 	dispatcher_reload(s->dispatcher, cfg);
+	abacus_reload(s->abacus, cfg);
 	log_set_level((enum log_level)cfg->log.level);
 	config_unref(s->cfg);
 	s->cfg = cfg;
@@ -350,11 +353,17 @@ static bool start(struct serve *s, char *err, size_t size)
 		return false;
 	s->dispatcher =
 	    dispatcher_start(s->cfg, &s->db.target, s->metrics, err, size);
-	return s->dispatcher != NULL && start_http(s, err, size);
+	if (s->dispatcher == NULL || !start_http(s, err, size))
+		return false;
+	/* After the listener: webhooks registered at start can be called
+	 * at once. */
+	s->abacus = abacus_start(s->cfg, &s->db.target, s->writer, err, size);
+	return s->abacus != NULL;
 }
 
 static void stop(struct serve *s)
 {
+	abacus_stop(s->abacus);
 	dispatcher_stop(s->dispatcher);
 	/* The writer answers its last jobs through the server. */
 	writer_stop(s->writer);

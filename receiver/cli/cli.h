@@ -25,6 +25,11 @@ int cli_serve(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
 int cli_send(int argc, char **argv);
+int cli_render(int argc, char **argv);
+int cli_routes(int argc, char **argv);
+int cli_sinks(int argc, char **argv);
+int cli_register(int argc, char **argv);
+int cli_unregister(int argc, char **argv);
 int cli_version(int argc, char **argv);
 
 struct config;

@@ -1,0 +1,616 @@
+/*
+ * Abacus end to end: the real herald binary, a real PostgreSQL and the
+ * Abacus fake (tests/fakes/abacus) over HTTPS both ways. `herald register`
+ * creates webhooks and alerts at the fake, the fake fires deployment
+ * events at the running herald, drift is repaired, failures are retried
+ * or reported, and a new monitor alert version becomes exactly one event
+ * while two herald processes poll.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/tls.h"
+#include "support/tcheck.h"
+#include "support/tfake.h"
+#include "support/therald.h"
+#include "support/thttp.h"
+#include "support/tpg.h"
+
+#define KEY "abacus-key-7f3a9c"
+
+#define DEPLOYMENTS                                                            \
+	"{\"dep-1\": {\"events\": [\"DEPLOYMENT_START\","                      \
+	" \"DEPLOYMENT_SUCCESS\", \"DEPLOYMENT_FAILED\"],"                     \
+	" \"payload\": {\"team\": \"core\"},"                                  \
+	" \"alerts\": {\"traffic-drop\": {\"condition\": {\"alertType\":"      \
+	" \"PredictionCount\", \"threshold\": -10,"                            \
+	" \"aggregationWindow\": \"1h\", \"aggregationType\": \"sum\"},"       \
+	" \"recipients\": [\"ops@example.com\"],"                              \
+	" \"email_body\": \"Traffic dropped\"}}}}"
+
+static const char *const event_types[] = { "DEPLOYMENT_START",
+	                                   "DEPLOYMENT_SUCCESS",
+	                                   "DEPLOYMENT_FAILED" };
+
+static struct therald h, h2;
+static struct tfake fake;
+static char *fake_dir, *fake_cert, *api;
+static PGconn *db;
+
+/* Set-up */
+
+static void make_cert(const char *cert, const char *key)
+{
+	char err[256];
+
+	cr_assert(tls_self_signed_ensure(cert, key, 30, err, sizeof(err)), "%s",
+	          err);
+}
+
+static void setup(void)
+{
+	char *herald_key, *fake_key, *fakes;
+
+	therald_init(&h);
+	/* The fake trusts herald's certificate, so it must exist first. */
+	herald_key = tfmt("%s/tls/key.pem", h.dir);
+	make_cert(h.ca, herald_key);
+	fake_dir = tmkdtemp();
+	fake_cert = tfmt("%s/cert.pem", fake_dir);
+	fake_key = tfmt("%s/key.pem", fake_dir);
+	make_cert(fake_cert, fake_key);
+	fakes = tfmt("%s/abacus", tenv("HERALD_FAKES_DIR"));
+	tfake_start(&fake,
+	            (const char *[]){ fakes, "--port", "0", "--cert", fake_cert,
+	                              "--key", fake_key, "--ca", h.ca,
+	                              "--api-key", KEY, "--deployment", "dep-1",
+	                              "--deployment", "dep-2", NULL });
+	api = tfmt("https://127.0.0.1:%d", fake.port);
+	free(fakes);
+	free(fake_key);
+	free(herald_key);
+}
+
+static void teardown(void)
+{
+	if (db != NULL)
+		PQfinish(db);
+	db = NULL;
+	therald_cleanup(&h2);
+	therald_cleanup(&h);
+	tfake_stop(&fake);
+	trmdir(fake_dir);
+	free(fake_dir);
+	free(fake_cert);
+	free(api);
+}
+
+TestSuite(abacus, .init = setup, .fini = teardown, .timeout = 300);
+
+/* A configuration: the fake as Abacus with key, public_url when given,
+ * the listener on port (0: any), extra members of "abacus". */
+static char *config(const char *key, const char *public_url, int port,
+                    const char *extra)
+{
+	char *listen = port ? tfmt("\"listen\": {\"port\": %d,"
+	                           " \"shutdown_timeout\": \"5s\"}",
+	                           port)
+	                    : tfmt("%s", THERALD_LISTEN);
+	char *pub = public_url ? tfmt("\"public_url\": \"%s\",", public_url)
+	                       : tfmt("%s", "");
+	char *text = tfmt("{%s " THERALD_STATE_TLS ", %s, " THERALD_DB ","
+	                  " \"abacus\": {\"api_url\": \"%s\","
+	                  " \"api_key\": \"%s\", \"ca_file\": \"%s\","
+	                  " \"timeout\": \"5s\", \"poll_interval\": \"1s\","
+	                  " \"deployments\": " DEPLOYMENTS "%s}}",
+	                  pub, listen, api, key, fake_cert, extra);
+
+	free(listen);
+	free(pub);
+	return text;
+}
+
+/* Write text as h's configuration, as therald_start would. */
+static void write_config(struct therald *t, const char *text)
+{
+	char *a = tsubst(text, "dir", t->dir);
+	char *b = tsubst(a, "db", t->db);
+
+	twrite(t->config, b);
+	free(a);
+	free(b);
+}
+
+/* Start herald, then give its configuration the public_url it got, for
+ * the commands that follow. */
+static void start(const char *key)
+{
+	char *text = config(key, NULL, 0, "");
+
+	therald_start(&h, text, NULL);
+	free(text);
+	text = config(key, h.url, 0, "");
+	write_config(&h, text);
+	free(text);
+	db = tpg_connect(h.db);
+}
+
+static int cli(const char *cmd, const char *flag, char **out, char **err)
+{
+	return therald_cli(
+	    (const char *[]){ cmd, "--config", h.config, flag, NULL }, out,
+	    err);
+}
+
+/* Register, which must succeed; its standard output. */
+static char *register_ok(void)
+{
+	char *out, *err;
+	int rc = cli("register", NULL, &out, &err);
+
+	cr_assert_eq(rc, 0, "register: %d\n%s\n%s", rc, out, err);
+	cr_expect_null(strstr(out, KEY));
+	cr_expect_null(strstr(err, KEY));
+	free(err);
+	return out;
+}
+
+/* Whether a plan line of out starts with op. */
+static bool has_op(const char *out, const char *op)
+{
+	size_t n = strlen(op);
+
+	for (const char *l = out; l != NULL && *l; l = strchr(l, '\n')) {
+		if (*l == '\n')
+			l++;
+		if (strncmp(l, op, n) == 0 && l[n] == ' ')
+			return true;
+	}
+	return false;
+}
+
+/* The fake */
+
+static json_t *control(const char *method, const char *path, const char *body)
+{
+	char *url = tfmt("%s/_control/%s", api, path);
+	struct thttp_resp r;
+	json_t *j;
+
+	thttp(method, url, fake_cert,
+	      (const char *[]){ "Content-Type: application/json", NULL }, body,
+	      body ? strlen(body) : 0, &r);
+	cr_assert_eq(r.status, 200, "%s %s: %ld %s %s", method, path, r.status,
+	             r.body, r.error);
+	j = thttp_json(&r);
+	thttp_free(&r);
+	free(url);
+	return j;
+}
+
+static void fail_next(int count, int status, const char *action)
+{
+	char *body = tfmt("{\"count\": %d, \"status\": %d,"
+	                  " \"actions\": [\"%s\"]}",
+	                  count, status, action);
+
+	json_decref(control("POST", "fail", body));
+	free(body);
+}
+
+/* API calls from index from on whose method is method (NULL: any) and
+ * action is action (NULL: any). */
+static size_t calls(size_t from, const char *method, const char *action)
+{
+	json_t *all = control("GET", "calls", NULL), *c;
+	size_t n = 0, i;
+
+	json_array_foreach(all, i, c)
+	{
+		const char *m = json_string_value(json_object_get(c, "method"));
+		const char *a = json_string_value(json_object_get(c, "action"));
+
+		if (i >= from && (!method || strcmp(m, method) == 0) &&
+		    (!action || strcmp(a, action) == 0))
+			n++;
+	}
+	json_decref(all);
+	return n;
+}
+
+/* A webhook or alert of the fake's state: list "webhooks" or "alerts". */
+static char *state_id(const char *list, const char *key, const char *type)
+{
+	json_t *st = control("GET", "state", NULL), *o;
+	char *id = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, list), i, o)
+	{
+		const char *t =
+		    json_string_value(json_object_get(o, "webhookEventType"));
+
+		if (id == NULL && (type == NULL || (t && !strcmp(t, type))))
+			id = strdup(json_string_value(json_object_get(o, key)));
+	}
+	json_decref(st);
+	return id;
+}
+
+static size_t state_count(const char *list)
+{
+	json_t *st = control("GET", "state", NULL);
+	size_t n = json_array_size(json_object_get(st, list));
+
+	json_decref(st);
+	return n;
+}
+
+/* Fire type at every matching webhook; each must be answered 202. */
+static void fire(const char *type)
+{
+	char *body =
+	    tfmt("{\"deploymentId\": \"dep-1\", \"eventType\": \"%s\"}", type);
+	json_t *reports = control("POST", "fire", body), *r;
+	size_t i;
+
+	cr_expect_eq(json_array_size(reports), 1, "%s", type);
+	json_array_foreach(reports, i, r)
+	{
+		cr_expect_eq(json_integer_value(json_object_get(r, "status")),
+		             202, "%s: %s %s", type,
+		             json_string_value(json_object_get(r, "body")),
+		             json_string_value(json_object_get(r, "error")));
+	}
+	json_decref(reports);
+	free(body);
+}
+
+static long long count(const char *where)
+{
+	char *sql = tfmt("SELECT count(*) FROM events WHERE %s", where);
+	long long n = tpg_value(db, sql);
+
+	free(sql);
+	return n;
+}
+
+/* Wait up to ms for count(where) to reach want. */
+static long long wait_count(const char *where, long long want, int ms)
+{
+	long long n = 0;
+
+	for (int waited = 0; waited <= ms; waited += 100) {
+		n = count(where);
+		if (n >= want)
+			break;
+		tsleep_ms(100);
+	}
+	return n;
+}
+
+/* Only token hashes are kept: no token, no key in registrations. */
+static void expect_only_hashes(void)
+{
+	PGresult *res = PQexec(db, "SELECT string_agg(r::text, ' ')"
+	                           " FROM registrations r");
+	json_t *st = control("GET", "state", NULL), *w;
+	char *regs = strdup(PQgetvalue(res, 0, 0));
+	size_t i;
+
+	PQclear(res);
+	json_array_foreach(json_object_get(st, "webhooks"), i, w)
+	{
+		const char *ep =
+		    json_string_value(json_object_get(w, "endpoint"));
+		const char *token = strrchr(ep, '/') + 1;
+
+		cr_expect_eq(strlen(token), 43, "%s", ep);
+		cr_expect_null(strstr(regs, token), "%s", regs);
+	}
+	cr_expect_null(strstr(regs, KEY));
+	json_decref(st);
+	free(regs);
+}
+
+/* Tests */
+
+Test(abacus, register_then_abacus_calls_are_stored)
+{
+	char *out;
+
+	start(KEY);
+	out = register_ok();
+	for (size_t i = 0; i < 3; i++) {
+		char *line = tfmt("create webhook dep-1 %s", event_types[i]);
+
+		cr_expect_not_null(strstr(out, line), "%s", out);
+		free(line);
+	}
+	cr_expect_not_null(strstr(out, "create alert   dep-1 traffic-drop"));
+	free(out);
+	cr_expect_eq(state_count("webhooks"), 3);
+	cr_expect_eq(state_count("alerts"), 1);
+
+	for (size_t i = 0; i < 3; i++)
+		fire(event_types[i]);
+	for (size_t i = 0; i < 3; i++) {
+		char *where = tfmt("source = 'abacus' AND deployment_id = "
+		                   "'dep-1' AND event_type = '%s' AND "
+		                   "payload->'herald'->>'event_type' = '%s' AND"
+		                   " payload->>'team' = 'core' AND"
+		                   " registration_id IS NOT NULL",
+		                   event_types[i], event_types[i]);
+
+		cr_expect_eq(count(where), 1, "%s", event_types[i]);
+		free(where);
+	}
+	cr_expect_eq(count("true"), 3);
+
+	expect_only_hashes();
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations WHERE"
+	                           " kind = 'webhook' AND remote_id IS NOT"
+	                           " NULL AND octet_length(token_sha256) = 32"),
+	             3);
+}
+
+Test(abacus, second_register_changes_nothing)
+{
+	char *out;
+	size_t before;
+
+	start(KEY);
+	free(register_ok());
+	before = calls(0, NULL, NULL);
+	out = register_ok();
+	cr_expect_not(has_op(out, "create"), "%s", out);
+	cr_expect_not(has_op(out, "update"), "%s", out);
+	cr_expect_not(has_op(out, "delete"), "%s", out);
+	cr_expect_not_null(strstr(out, "0 to create, 0 to update, 0 to delete,"
+	                               " 4 to keep"),
+	                   "%s", out);
+	free(out);
+	cr_expect_eq(calls(before, "POST", NULL), 0);
+	cr_expect_eq(calls(before, "PATCH", NULL), 0);
+	cr_expect_eq(calls(before, "DELETE", NULL), 0);
+	cr_expect_gt(calls(before, "GET", "listDeploymentWebhooks"), 0);
+}
+
+Test(abacus, dry_run_changes_nothing)
+{
+	char *out, *err;
+
+	start(KEY);
+	cr_expect_eq(cli("register", "--dry-run", &out, &err), 0, "%s", err);
+	cr_expect_not_null(strstr(out, "create webhook dep-1"), "%s", out);
+	cr_expect_not_null(strstr(out, "dry run"), "%s", out);
+	free(out);
+	free(err);
+	cr_expect_eq(calls(0, "POST", NULL), 0);
+	cr_expect_eq(state_count("webhooks"), 0);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
+}
+
+Test(abacus, deleted_or_edited_webhook_is_repaired)
+{
+	char *id, *out, *body;
+	json_t *j;
+
+	start(KEY);
+	free(register_ok());
+	id = state_id("webhooks", "webhookId", "DEPLOYMENT_SUCCESS");
+	body = tfmt("webhook?webhookId=%s", id);
+	json_decref(control("DELETE", body, NULL));
+	free(body);
+	free(id);
+	/* And another one's template edited behind Herald's back. */
+	id = state_id("webhooks", "webhookId", "DEPLOYMENT_FAILED");
+	body = tfmt("{\"webhookId\": \"%s\", \"payloadTemplate\": {}}", id);
+	j = control("POST", "webhook-edit", body);
+	json_decref(j);
+	free(body);
+	free(id);
+
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "create webhook dep-1 DEPLOYMENT_SUCCESS"
+	                               " (deleted remotely)"),
+	                   "%s", out);
+	cr_expect_not_null(
+	    strstr(out, "update webhook dep-1 DEPLOYMENT_FAILED"), "%s", out);
+	free(out);
+	cr_expect_eq(state_count("webhooks"), 3);
+	fire("DEPLOYMENT_SUCCESS");
+	fire("DEPLOYMENT_FAILED");
+	cr_expect_eq(count("event_type = 'DEPLOYMENT_SUCCESS'"), 1);
+	cr_expect_eq(count("event_type = 'DEPLOYMENT_FAILED' AND"
+	                   " payload->'herald'->>'deployment_id' = 'dep-1'"),
+	             1);
+	out = register_ok();
+	cr_expect_not(has_op(out, "create"), "%s", out);
+	free(out);
+}
+
+Test(abacus, wrong_key_fails_with_abacus_message)
+{
+	char *out, *err;
+
+	start("not-the-key");
+	cr_expect_eq(cli("register", NULL, &out, &err), 1);
+	cr_expect_not_null(strstr(err, "PermissionDeniedError"), "%s", err);
+	cr_expect_not_null(strstr(err, "Invalid API key"), "%s", err);
+	cr_expect_not_null(strstr(err, "request id "), "%s", err);
+	cr_expect_null(strstr(err, "not-the-key"), "%s", err);
+	free(out);
+	free(err);
+}
+
+Test(abacus, unavailable_list_is_retried_create_is_reported)
+{
+	char *out, *err;
+
+	start(KEY);
+	fail_next(2, 503, "listDeploymentWebhooks");
+	out = register_ok();
+	free(out);
+	cr_expect_eq(calls(0, "GET", "listDeploymentWebhooks"), 3);
+	cr_expect_eq(calls(0, "POST", "createDeploymentWebhook"), 3);
+	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+
+	fail_next(1, 503, "createDeploymentWebhook");
+	cr_expect_eq(cli("register", NULL, &out, &err), 1);
+	cr_expect_not_null(strstr(err, "HTTP 503 ServiceUnavailable"), "%s",
+	                   err);
+	free(out);
+	free(err);
+	/* Sent once each: the refused create was not sent again. */
+	cr_expect_eq(calls(0, "POST", "createDeploymentWebhook"), 6);
+	cr_expect_eq(state_count("webhooks"), 2);
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "1 to create"), "%s", out);
+	free(out);
+	cr_expect_eq(state_count("webhooks"), 3);
+}
+
+Test(abacus, unregister_leaves_what_is_not_herald_s)
+{
+	const char *body = "{\"endpoint\": \"https://other.example/hook\","
+	                   " \"webhookEventType\": \"DEPLOYMENT_START\"}";
+	char *url =
+	    tfmt("%s/api/v0/createDeploymentWebhook?deploymentId=dep-1", api);
+	struct thttp_resp r;
+	char *out, *err;
+
+	start(KEY);
+	thttp("POST", url, fake_cert,
+	      (const char *[]){ "apiKey: " KEY,
+	                        "Content-Type: application/json", NULL },
+	      body, strlen(body), &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	thttp_free(&r);
+	free(url);
+
+	out = register_ok();
+	cr_expect_null(strstr(out, "other.example"), "%s", out);
+	cr_expect_eq(state_count("webhooks"), 4);
+	free(out);
+	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
+	cr_expect_not_null(strstr(out, "0 to create, 0 to update, 4 to delete"),
+	                   "%s", out);
+	free(out);
+	free(err);
+	cr_expect_eq(state_count("webhooks"), 1);
+	cr_expect_eq(state_count("alerts"), 0);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
+}
+
+Test(abacus, register_needs_public_url)
+{
+	char *text = config(KEY, NULL, 0, "");
+	char *out, *err;
+
+	therald_start(&h, text, NULL);
+	free(text);
+	cr_expect_eq(cli("register", NULL, &out, &err), 1);
+	cr_expect_not_null(strstr(err, "public_url is not set"), "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(calls(0, NULL, NULL), 0);
+}
+
+Test(abacus, serve_registers_on_start)
+{
+	int port = tfree_port();
+	char *pub = tfmt("https://127.0.0.1:%d", port);
+	char *text = config(KEY, pub, port, ", \"register_on_start\": true");
+
+	therald_start(&h, text, NULL);
+	free(text);
+	free(pub);
+	db = tpg_connect(h.db);
+	cr_assert(
+	    therald_wait_log(&h, "abacus registrations reconciled", 15000),
+	    "serve did not reconcile at start (abacus_start in serve?)");
+	cr_expect_eq(state_count("webhooks"), 3);
+	cr_expect_eq(state_count("alerts"), 1);
+	fire("DEPLOYMENT_START");
+	cr_expect_eq(count("event_type = 'DEPLOYMENT_START'"), 1);
+}
+
+/* Start h2 on h's database. */
+static void start_second(void)
+{
+	char *text = config(KEY, NULL, 0, "");
+	char *same_db = tsubst(text, "db", h.db);
+
+	therald_init(&h2);
+	tpg_drop_db(h2.db);
+	free(h2.db);
+	h2.db = NULL;
+	therald_start(&h2, same_db, NULL);
+	free(same_db);
+	free(text);
+}
+
+static void new_version(const char *alert_id)
+{
+	char *body = tfmt("{\"monitorAlertId\": \"%s\"}", alert_id);
+
+	json_decref(control("POST", "alert-version", body));
+	free(body);
+}
+
+#define MONITOR "event_type = 'MONITOR_ALERT'"
+
+Test(abacus, alert_version_is_one_event_with_two_pollers)
+{
+	char *alert, *log, *where, *text;
+
+	start(KEY);
+	free(register_ok());
+	alert = state_id("alerts", "monitorAlertId", NULL);
+	start_second();
+	cr_assert(therald_wait_log(&h, "abacus poller active", 10000) ||
+	              therald_wait_log(&h2, "abacus poller active", 10000),
+	          "no serve polls alerts (abacus_start in serve?)");
+
+	new_version(alert);
+	cr_expect_eq(wait_count(MONITOR, 1, 15000), 1);
+	tsleep_ms(3000);
+	where = tfmt(MONITOR " AND source = 'abacus' AND deployment_id ="
+	                     " 'dep-1' AND payload->>'alertName' ="
+	                     " 'traffic-drop' AND payload->>'monitorAlertId' ="
+	                     " '%s' AND idempotency_key LIKE 'alert:%%'",
+	             alert);
+	cr_expect_eq(count(where), 1);
+	free(where);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations r JOIN"
+	                           " events e ON e.idempotency_key = 'alert:'"
+	                           " || r.last_version"),
+	             1);
+
+	/* The process polling stops: the other takes over, and the version
+	 * recorded is not news to it. */
+	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+	new_version(alert);
+	cr_expect_eq(wait_count(MONITOR, 2, 15000), 2);
+
+	/* Across a restart: what was recorded stays recorded. */
+	cr_expect_eq(therald_stop(&h2, SIGTERM), 0);
+	text = tread(h.config);
+	therald_start(&h, text, NULL);
+	free(text);
+	new_version(alert);
+	cr_expect_eq(wait_count(MONITOR, 3, 15000), 3);
+	tsleep_ms(2000);
+	cr_expect_eq(count(MONITOR), 3);
+	log = therald_log(&h);
+	cr_expect_null(strstr(log, "duplicate=true"), "%s", log);
+	cr_expect_null(strstr(log, KEY));
+	free(log);
+	free(alert);
+}

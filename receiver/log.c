@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/deadline.h"
 #include "util/utf8.h"
 
 #define LOG_LINE_MAX 8192
@@ -314,14 +315,8 @@ static void line_write(struct log_line *l)
 /* Wait up to LOG_FLUSH_MS for a wake-up; called with the lock held. */
 static void wait_flush(void)
 {
-	struct timespec until;
+	struct timespec until = deadline_after(CLOCK_REALTIME, LOG_FLUSH_MS);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += LOG_FLUSH_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&log_async.cond, &log_async.mu, &until);
 }
 

@@ -26,6 +26,7 @@
 #include "store/migrate.h"
 #include "store/place.h"
 #include "store/writer.h"
+#include "util/deadline.h"
 
 #define DRAIN_POLL_MS    20
 #define SELF_SIGNED_DAYS 825
@@ -110,16 +111,6 @@ static void reload(struct serve *s)
 
 /* Stopping */
 
-static bool past(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > deadline->tv_sec ||
-	       (now.tv_sec == deadline->tv_sec &&
-	        now.tv_nsec >= deadline->tv_nsec);
-}
-
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve *s = arg;
@@ -127,7 +118,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, DRAIN_POLL_MS * 1000 };
 
 	(void)fd, (void)what;
-	if (left == 0 || past(&s->drain_deadline)) {
+	if (left == 0 || deadline_passed(CLOCK_MONOTONIC, &s->drain_deadline)) {
 		if (left > 0)
 			log_warn("stopping with requests unanswered",
 			         LOG_I("in_flight", left));
@@ -150,13 +141,7 @@ static void start_drain(struct serve *s, const char *why)
 	log_info("stopping", LOG_S("signal", why),
 	         LOG_I("in_flight", http_server_in_flight(s->http)));
 	http_server_stop_accepting(s->http);
-	clock_gettime(CLOCK_MONOTONIC, &s->drain_deadline);
-	s->drain_deadline.tv_sec += ms / 1000;
-	s->drain_deadline.tv_nsec += (ms % 1000) * 1000000L;
-	if (s->drain_deadline.tv_nsec >= 1000000000L) {
-		s->drain_deadline.tv_sec++;
-		s->drain_deadline.tv_nsec -= 1000000000L;
-	}
+	s->drain_deadline = deadline_after(CLOCK_MONOTONIC, ms);
 	on_drain_tick(-1, 0, s);
 }
 

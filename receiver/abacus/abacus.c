@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "log.h"
 #include "store/db.h"
+#include "util/deadline.h"
 
 struct abacus_service {
 	pthread_t thread;
@@ -170,15 +171,8 @@ static void round_once(struct abacus_service *s, const struct config *cfg)
 
 static void sleep_ms(struct abacus_service *s, int64_t ms)
 {
-	struct timespec until;
+	struct timespec until = deadline_after(CLOCK_MONOTONIC, ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&s->mu);
 	while (!atomic_load(&s->stopping) &&
 	       pthread_cond_timedwait(&s->cond, &s->mu, &until) == 0)

@@ -18,6 +18,7 @@
 #include "sources/source.h"
 #include "store/writer.h"
 #include "util/buf.h"
+#include "util/deadline.h"
 
 #define WAIT_SLICE_MS 100
 
@@ -109,14 +110,8 @@ static struct pending *pending_new(void)
 
 static void wait_slice(struct pending *p)
 {
-	struct timespec until;
+	struct timespec until = deadline_after(CLOCK_REALTIME, WAIT_SLICE_MS);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += WAIT_SLICE_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&p->cond, &p->mu, &until);
 }
 

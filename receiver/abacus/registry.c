@@ -37,19 +37,6 @@ static const char put_alert_sql[] =
     " updated_at = now()";
 
 /* Run sql with n text parameters; false with the server's reason. */
-static bool run(PGconn *conn, const char *sql, int n, const char *const *params,
-                char *err, size_t size)
-{
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok)
-		db_result_error(res, err, size);
-	PQclear(res);
-	return ok;
-}
-
 /* Loading */
 
 static char *value(const PGresult *res, int row, int col)
@@ -157,7 +144,7 @@ bool abacus_registry_put_webhook(PGconn *conn, const char *reg_id,
 		return false;
 	}
 	hash_hex(hash, hex);
-	ok = run(conn, put_webhook_sql, 7, params, err, size);
+	ok = db_exec_params(conn, put_webhook_sql, 7, params, err, size);
 	free(text);
 	return ok;
 }
@@ -176,7 +163,7 @@ bool abacus_registry_put_alert(PGconn *conn, const char *reg_id,
 		snprintf(err, size, "out of memory");
 		return false;
 	}
-	ok = run(conn, put_alert_sql, 6, params, err, size);
+	ok = db_exec_params(conn, put_alert_sql, 6, params, err, size);
 	free(text);
 	return ok;
 }
@@ -186,8 +173,9 @@ bool abacus_registry_delete(PGconn *conn, const char *reg_id, char *err,
 {
 	const char *params[1] = { reg_id };
 
-	return run(conn, "DELETE FROM registrations WHERE id = $1::uuid", 1,
-	           params, err, size);
+	return db_exec_params(conn,
+	                      "DELETE FROM registrations WHERE id = $1::uuid",
+	                      1, params, err, size);
 }
 
 bool abacus_registry_set_version(PGconn *conn, const char *reg_id,
@@ -195,10 +183,10 @@ bool abacus_registry_set_version(PGconn *conn, const char *reg_id,
 {
 	const char *params[2] = { reg_id, version };
 
-	return run(conn,
-	           "UPDATE registrations SET last_version = $2,"
-	           " updated_at = now() WHERE id = $1::uuid",
-	           2, params, err, size);
+	return db_exec_params(conn,
+	                      "UPDATE registrations SET last_version = $2,"
+	                      " updated_at = now() WHERE id = $1::uuid",
+	                      2, params, err, size);
 }
 
 /* Locks */

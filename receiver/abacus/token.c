@@ -8,30 +8,7 @@
 #include <string.h>
 
 #include "sources/auth.h"
-
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-void abacus_token_encode(const uint8_t *in, size_t n, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = alphabet[(v >> 18) & 63];
-		out[o++] = alphabet[(v >> 12) & 63];
-		if (i + 1 < n)
-			out[o++] = alphabet[(v >> 6) & 63];
-		if (i + 2 < n)
-			out[o++] = alphabet[v & 63];
-	}
-	out[o] = '\0';
-}
+#include "util/base64.h"
 
 bool abacus_token_new(char out[ABACUS_TOKEN_LEN + 1])
 {
@@ -41,7 +18,7 @@ bool abacus_token_new(char out[ABACUS_TOKEN_LEN + 1])
 	               "token length");
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return false;
-	abacus_token_encode(raw, sizeof(raw), out);
+	base64url_encode(raw, sizeof(raw), out);
 	return true;
 }
 

@@ -23,10 +23,6 @@
 bool abacus_token_new(char out[ABACUS_TOKEN_LEN + 1])
     __attribute__((warn_unused_result));
 
-/* base64url (RFC 4648 section 5) of n bytes without padding into out,
- * which holds (4 * n + 2) / 3 + 1 bytes. */
-void abacus_token_encode(const uint8_t *in, size_t n, char *out);
-
 /* The SHA-256 that stands for token in registrations. */
 void abacus_token_hash(const char *token, uint8_t out[32]);
 

@@ -245,17 +245,11 @@ bool dq_disable_sink(PGconn *conn, const char *sink, const char *reason,
                      char *err, size_t size)
 {
 	const char *params[2] = { sink, reason };
-	PGresult *res =
-	    PQexecParams(conn,
-	                 "INSERT INTO sink_state (sink, reason) VALUES ($1, $2)"
-	                 " ON CONFLICT (sink) DO NOTHING",
-	                 2, NULL, params, NULL, NULL, 0);
-	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
-	if (!ok)
-		result_error(res, err, size);
-	PQclear(res);
-	return ok;
+	return db_exec_params(conn,
+	                      "INSERT INTO sink_state (sink, reason)"
+	                      " VALUES ($1, $2) ON CONFLICT (sink) DO NOTHING",
+	                      2, params, err, size);
 }
 
 PGresult *dq_disabled_sinks(PGconn *conn, char *err, size_t size)

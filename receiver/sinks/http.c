@@ -15,26 +15,7 @@
 #include "sources/signature.h"
 #include "version.h"
 
-struct http_sink {
-	const struct config_sink *cfg;
-	const struct sink_env *env;
-};
-
-static void *http_open(const struct config_sink *cfg,
-                       const struct sink_env *env, char *err, size_t size)
-{
-	struct http_sink *s = calloc(1, sizeof(*s));
-
-	if (s == NULL) {
-		snprintf(err, size, "out of memory");
-		return NULL;
-	}
-	s->cfg = cfg;
-	s->env = env;
-	return s;
-}
-
-static struct curl_slist *signed_headers(const struct http_sink *s,
+static struct curl_slist *signed_headers(const struct sink_basic *s,
                                          const struct sink_message *msg,
                                          const char *body, size_t len)
 {
@@ -59,7 +40,7 @@ static struct curl_slist *signed_headers(const struct http_sink *s,
 static void http_deliver(void *state, const struct sink_message *msg,
                          sink_done_fn done, void *arg)
 {
-	struct http_sink *s = state;
+	struct sink_basic *s = state;
 	struct sink_result r = { .retry_after_ms = -1 };
 	struct post_request req = { .url = s->cfg->url,
 		                    .method = s->cfg->method,
@@ -75,14 +56,9 @@ static void http_deliver(void *state, const struct sink_message *msg,
 	post_send(s->env->curl, &req, done, arg);
 }
 
-static void http_close(void *state)
-{
-	free(state);
-}
-
 const struct sink_ops sink_http_ops = {
 	.kind = "http",
-	.open = http_open,
+	.open = sink_basic_open,
 	.deliver = http_deliver,
-	.close = http_close,
+	.close = sink_basic_close,
 };

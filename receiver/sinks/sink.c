@@ -111,3 +111,22 @@ bool sink_render(const struct sink_env *env, const char *configured,
 	}
 	return true;
 }
+
+void *sink_basic_open(const struct config_sink *cfg, const struct sink_env *env,
+                      char *err, size_t size)
+{
+	struct sink_basic *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		snprintf(err, size, "out of memory");
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->env = env;
+	return s;
+}
+
+void sink_basic_close(void *sink)
+{
+	free(sink);
+}

@@ -75,6 +75,17 @@ const struct sink_ops *sink_ops_for(const struct config_sink *cfg);
 
 /* Helpers for implementations. */
 
+/* The state of a sink that needs no more than its configuration and the
+ * environment (slack, http): what sink_basic_open returns. */
+struct sink_basic {
+	const struct config_sink *cfg;
+	const struct sink_env *env;
+};
+
+void *sink_basic_open(const struct config_sink *cfg, const struct sink_env *env,
+                      char *err, size_t size);
+void sink_basic_close(void *sink);
+
 /* Fill r as the given outcome with a formatted error. */
 void sink_result_set(struct sink_result *r, enum sink_outcome outcome,
                      const char *fmt, ...)

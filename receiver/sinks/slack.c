@@ -12,29 +12,10 @@
 #include "sinks/post.h"
 #include "version.h"
 
-struct slack_sink {
-	const struct config_sink *cfg;
-	const struct sink_env *env;
-};
-
-static void *slack_open(const struct config_sink *cfg,
-                        const struct sink_env *env, char *err, size_t size)
-{
-	struct slack_sink *s = calloc(1, sizeof(*s));
-
-	if (s == NULL) {
-		snprintf(err, size, "out of memory");
-		return NULL;
-	}
-	s->cfg = cfg;
-	s->env = env;
-	return s;
-}
-
 static void slack_deliver(void *state, const struct sink_message *msg,
                           sink_done_fn done, void *arg)
 {
-	struct slack_sink *s = state;
+	struct sink_basic *s = state;
 	struct sink_result r = { .retry_after_ms = -1 };
 	struct post_request req = { .url = s->cfg->url,
 		                    .method = "POST",
@@ -54,14 +35,9 @@ static void slack_deliver(void *state, const struct sink_message *msg,
 	post_send(s->env->curl, &req, done, arg);
 }
 
-static void slack_close(void *state)
-{
-	free(state);
-}
-
 const struct sink_ops sink_slack_ops = {
 	.kind = "slack",
-	.open = slack_open,
+	.open = sink_basic_open,
 	.deliver = slack_deliver,
-	.close = slack_close,
+	.close = sink_basic_close,
 };

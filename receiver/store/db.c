@@ -77,3 +77,16 @@ void db_exec_quiet(PGconn *conn, const char *sql)
 {
 	PQclear(PQexec(conn, sql));
 }
+
+bool db_exec_params(PGconn *conn, const char *sql, int n,
+                    const char *const *params, char *err, size_t size)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok)
+		db_result_error(res, err, size);
+	PQclear(res);
+	return ok;
+}

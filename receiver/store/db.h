@@ -34,6 +34,11 @@ PGconn *db_connect(const struct db_target *t, char *err, size_t size)
 bool db_exec(PGconn *conn, const char *sql, char *err, size_t size)
     __attribute__((warn_unused_result));
 
+/* db_exec with n text parameters ($1, $2, ...). */
+bool db_exec_params(PGconn *conn, const char *sql, int n,
+                    const char *const *params, char *err, size_t size)
+    __attribute__((warn_unused_result));
+
 /* Run a clean-up command (ROLLBACK, an unlock) whose failure only means
  * the connection broke, which the next command will report. */
 void db_exec_quiet(PGconn *conn, const char *sql);

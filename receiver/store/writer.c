@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "store/batch.h"
 #include "store/migrate.h"
+#include "util/deadline.h"
 
 #define BACKOFF_MIN_MS  250
 #define BACKOFF_MAX_MS  5000
@@ -389,15 +390,8 @@ static struct writer_job *take_batch(struct writer *w)
 /* Wait up to ms for work or a stop; called with the lock held. */
 static bool wait_locked(struct writer *w, int ms)
 {
-	struct timespec until;
+	struct timespec until = deadline_after(CLOCK_REALTIME, ms);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	return pthread_cond_timedwait(&w->cond, &w->mu, &until) == 0;
 }
 

@@ -2,8 +2,11 @@
 
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void base64_encode(const uint8_t *in, size_t n, char *out)
+static void encode(const uint8_t *in, size_t n, char *out, const char *digits,
+                   bool pad)
 {
 	size_t o = 0;
 
@@ -14,12 +17,24 @@ void base64_encode(const uint8_t *in, size_t n, char *out)
 			v |= (uint32_t)in[i + 1] << 8;
 		if (i + 2 < n)
 			v |= in[i + 2];
-		out[o++] = alphabet[(v >> 18) & 63];
-		out[o++] = alphabet[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? alphabet[v & 63] : '=';
+		out[o++] = digits[(v >> 18) & 63];
+		out[o++] = digits[(v >> 12) & 63];
+		if (i + 1 < n || pad)
+			out[o++] = i + 1 < n ? digits[(v >> 6) & 63] : '=';
+		if (i + 2 < n || pad)
+			out[o++] = i + 2 < n ? digits[v & 63] : '=';
 	}
 	out[o] = '\0';
+}
+
+void base64_encode(const uint8_t *in, size_t n, char *out)
+{
+	encode(in, n, out, alphabet, true);
+}
+
+void base64url_encode(const uint8_t *in, size_t n, char *out)
+{
+	encode(in, n, out, url_alphabet, false);
 }
 
 static int value_of(char c)

@@ -15,6 +15,10 @@
 /* Encode n bytes into out (BASE64_LEN(n) + 1 bytes), NUL-terminated. */
 void base64_encode(const uint8_t *in, size_t n, char *out);
 
+/* The URL-safe alphabet ("-_"), without padding (RFC 4648 section 5),
+ * for tokens that go in a URL path; out needs BASE64_LEN(n) + 1 bytes. */
+void base64url_encode(const uint8_t *in, size_t n, char *out);
+
 /*
  * Decode len characters of in (padding optional) into out, which has room
  * for size bytes; *outlen is set. False if in is not base64 or the result

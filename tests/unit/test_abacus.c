@@ -15,6 +15,7 @@
 #include "abacus/token.h"
 #include "config/config.h"
 #include "sources/auth.h"
+#include "util/base64.h"
 #include "util/buf.h"
 
 #define PUBLIC "https://herald.example/base/"
@@ -163,13 +164,13 @@ Test(abacus, token_encoding_vectors)
 {
 	char out[16];
 
-	abacus_token_encode((const uint8_t *)"f", 1, out);
+	base64url_encode((const uint8_t *)"f", 1, out);
 	cr_expect_str_eq(out, "Zg");
-	abacus_token_encode((const uint8_t *)"fo", 2, out);
+	base64url_encode((const uint8_t *)"fo", 2, out);
 	cr_expect_str_eq(out, "Zm8");
-	abacus_token_encode((const uint8_t *)"foo", 3, out);
+	base64url_encode((const uint8_t *)"foo", 3, out);
 	cr_expect_str_eq(out, "Zm9v");
-	abacus_token_encode((const uint8_t *)"\xfb\xff\xbf", 3, out);
+	base64url_encode((const uint8_t *)"\xfb\xff\xbf", 3, out);
 	cr_expect_str_eq(out, "-_-_");
 }
 

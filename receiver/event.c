@@ -30,8 +30,3 @@ void event_clear(struct event *ev)
 	json_decref(ev->labels);
 	memset(ev, 0, sizeof(*ev));
 }
-
-char *event_strndup(const char *s, size_t n)
-{
-	return s ? strndup(s, n) : NULL;
-}

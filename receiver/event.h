@@ -54,7 +54,4 @@ bool event_init(struct event *ev, const char *source)
 /* Free what ev owns and empty it. */
 void event_clear(struct event *ev);
 
-/* Copy the first n bytes of s as an owned string (NULL on no memory). */
-char *event_strndup(const char *s, size_t n);
-
 #endif

@@ -129,14 +129,3 @@ bool expand_env(struct arena *a, const char *in, char **out, char *err,
 	free(b.data);
 	return true;
 }
-
-bool expand_has_reference(const char *s)
-{
-	for (const char *p = strchr(s, '$'); p; p = strchr(p + 2, '$')) {
-		if (p[1] == '{')
-			return true;
-		if (p[1] == '\0')
-			break;
-	}
-	return false;
-}

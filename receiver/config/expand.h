@@ -18,7 +18,4 @@
 bool expand_env(struct arena *a, const char *in, char **out, char *err,
                 size_t size) __attribute__((warn_unused_result));
 
-/* True if s contains a ${...} reference. */
-bool expand_has_reference(const char *s);
-
 #endif

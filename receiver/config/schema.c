@@ -260,11 +260,6 @@ static bool parse_with_units(const char *s, const struct unit *units,
 	return false;
 }
 
-bool cfg_parse_duration(const char *s, int64_t *ms)
-{
-	return parse_with_units(s, duration_units, ms);
-}
-
 static json_t *show_with_units(int64_t v, const struct unit *units)
 {
 	const struct unit *best = units;

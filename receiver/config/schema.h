@@ -146,9 +146,6 @@ json_t *cfg_show(const struct cfg_section *sec, const void *obj);
 bool cfg_restart_diff(const struct cfg_section *sec, const void *a,
                       const void *b, char *name, size_t size);
 
-/* Parse "250ms", "30s", "5m", "2h", "1d"; false if s is not one. */
-bool cfg_parse_duration(const char *s, int64_t *ms);
-
 /* Put the errors in the order of the file. */
 void cfg_sort_errors(struct cfg_ctx *ctx);
 

@@ -163,16 +163,6 @@ void http_req_set_header(struct http_req *r, const char *name,
 	evbuffer_add_printf(r->out_headers, "%s: %s\r\n", name, value);
 }
 
-const char *http_req_header(const struct http_req *r, const char *name)
-{
-	return http_head_get(&r->head, name);
-}
-
-struct evbuffer *http_req_body(const struct http_req *r)
-{
-	return r->body;
-}
-
 const char *http_req_body_text(struct http_req *r, size_t *len)
 {
 	*len = evbuffer_get_length(r->body);
@@ -282,19 +272,6 @@ void http_reply_text(struct http_req *r, int status, const char *type,
                      const char *text, size_t len)
 {
 	req_finish(r, status, type, text, len, NULL);
-}
-
-void http_reply_json(struct http_req *r, int status, json_t *body)
-{
-	char *text = json_dumps(body, JSON_COMPACT);
-
-	if (text == NULL) {
-		req_finish(r, 503, "application/json",
-		           "{\"error\":\"unavailable\"}", 23, "out of memory");
-		return;
-	}
-	req_finish(r, status, "application/json", text, strlen(text), NULL);
-	free(text);
 }
 
 void http_reply_error(struct http_req *r, int status, const char *code,

@@ -105,7 +105,6 @@ int http_server_port(const struct http_server *srv);
 void http_server_free(struct http_server *srv);
 
 /* Answers. Each sends, logs one line and frees r. */
-void http_reply_json(struct http_req *r, int status, json_t *body);
 void http_reply_error(struct http_req *r, int status, const char *code,
                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -116,11 +115,8 @@ void http_reply_text(struct http_req *r, int status, const char *type,
 void http_req_set_header(struct http_req *r, const char *name,
                          const char *value);
 
-/* A request header (case-insensitive), or NULL. */
-const char *http_req_header(const struct http_req *r, const char *name);
-
-/* The request body, borrowed; http_req_body_text makes it contiguous. */
-struct evbuffer *http_req_body(const struct http_req *r);
+/* The request body made contiguous, borrowed from r. Headers are in
+ * r->head (http_head_get). */
 const char *http_req_body_text(struct http_req *r, size_t *len);
 
 #endif

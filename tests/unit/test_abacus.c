@@ -15,6 +15,7 @@
 #include "abacus/token.h"
 #include "config/config.h"
 #include "sources/auth.h"
+#include "support/tconfig.h"
 #include "util/base64.h"
 #include "util/buf.h"
 
@@ -37,11 +38,7 @@ static struct config *cfg;
 
 static void setup(void)
 {
-	struct config_errors errs;
-
-	cfg = config_load_text("test.json", config_text, strlen(config_text),
-	                       &errs);
-	cr_assert_not_null(cfg, "%s", errs.count ? errs.lines[0] : "");
+	cfg = tconfig_load("test.json", config_text);
 }
 
 static void teardown(void)

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "routes.h"
+#include "support/tconfig.h"
 
 static const char config_text[] =
     "{\"tls\": {\"self_signed\": true},"
@@ -27,11 +28,7 @@ static struct config *cfg;
 
 static void setup(void)
 {
-	struct config_errors errs;
-
-	cfg = config_load_text("routes.json", config_text, strlen(config_text),
-	                       &errs);
-	cr_assert_not_null(cfg, "%s", errs.count ? errs.lines[0] : "");
+	cfg = tconfig_load("routes.json", config_text);
 }
 
 static void teardown(void)

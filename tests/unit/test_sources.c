@@ -14,6 +14,7 @@
 #include "sources/auth.h"
 #include "sources/generic.h"
 #include "sources/signature.h"
+#include "support/tconfig.h"
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -35,11 +36,7 @@ static struct config *cfg;
 
 static void setup(void)
 {
-	struct config_errors errs;
-
-	cfg = config_load_text("test.json", config_text, strlen(config_text),
-	                       &errs);
-	cr_assert_not_null(cfg, "%s", errs.count ? errs.lines[0] : "");
+	cfg = tconfig_load("test.json", config_text);
 }
 
 static void teardown(void)

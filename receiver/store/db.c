@@ -61,9 +61,9 @@ PGconn *db_connect(const struct db_target *t, char *err, size_t size)
 	return conn;
 }
 
-bool db_exec(PGconn *conn, const char *sql, char *err, size_t size)
+/* Whether a statement succeeded; the result is consumed. */
+static bool db_done(PGresult *res, char *err, size_t size)
 {
-	PGresult *res = PQexec(conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
@@ -71,6 +71,11 @@ bool db_exec(PGconn *conn, const char *sql, char *err, size_t size)
 		db_result_error(res, err, size);
 	PQclear(res);
 	return ok;
+}
+
+bool db_exec(PGconn *conn, const char *sql, char *err, size_t size)
+{
+	return db_done(PQexec(conn, sql), err, size);
 }
 
 void db_exec_quiet(PGconn *conn, const char *sql)
@@ -81,12 +86,6 @@ void db_exec_quiet(PGconn *conn, const char *sql)
 bool db_exec_params(PGconn *conn, const char *sql, int n,
                     const char *const *params, char *err, size_t size)
 {
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-	if (!ok)
-		db_result_error(res, err, size);
-	PQclear(res);
-	return ok;
+	return db_done(PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0),
+	               err, size);
 }

@@ -17,6 +17,7 @@
 
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS  30000
+#define CLEANUP_STOP_MS  3000
 
 void therald_init(struct therald *h)
 {
@@ -174,12 +175,44 @@ int therald_cli(const char *const args[], char **out, char **err)
 	return trun(argv, NULL, out, err, false);
 }
 
+/* A sanitizer report in the log fails the test that started herald,
+ * however the test itself ended. */
+static void expect_no_sanitizer_report(struct therald *h)
+{
+	static const char *const marks[] = { "ERROR: AddressSanitizer",
+		                             "ERROR: LeakSanitizer",
+		                             "runtime error: " };
+	char *log;
+
+	if (h->log == NULL || (log = tread(h->log)) == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		const char *at = strstr(log, marks[i]);
+
+		cr_expect(at == NULL,
+		          "herald's log has a sanitizer report:\n%.4000s", at);
+	}
+	free(log);
+}
+
 void therald_cleanup(struct therald *h)
 {
+	/* A graceful stop first, so that LeakSanitizer looks at the exit. */
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		for (int waited = 0; waited < CLEANUP_STOP_MS; waited += 10) {
+			if (waitpid(h->pid, NULL, WNOHANG) == h->pid) {
+				h->pid = 0;
+				break;
+			}
+			tsleep_ms(10);
+		}
+	}
 	if (h->pid > 0) {
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, NULL, 0);
 	}
+	expect_no_sanitizer_report(h);
 	if (h->db != NULL)
 		tpg_drop_db(h->db);
 	trmdir(h->dir);

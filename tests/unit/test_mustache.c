@@ -5,6 +5,7 @@
  * their positions, and the bounds on a render.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,32 +100,76 @@ static void run_spec(const char *file)
 	json_decref(doc);
 }
 
-Test(mustache, comments)
+/* The spec files run above; lambdas (~lambdas.json) are optional. */
+static const char *const spec_files[] = {
+	"comments", "delimiters", "interpolation",
+	"inverted", "partials",   "sections",
+};
+
+static bool spec_file_known(const char *name)
+{
+	size_t i, n = sizeof(spec_files) / sizeof(spec_files[0]);
+
+	for (i = 0; i < n; i++) {
+		if (strlen(name) == strlen(spec_files[i]) + 5 &&
+		    strncmp(name, spec_files[i], strlen(spec_files[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A file added to the spec folder must not go unrun. */
+Test(mustache, spec_every_file_is_run)
+{
+	char dir[4096];
+	struct dirent *de;
+	DIR *d;
+	size_t files = 0;
+
+	if (!spec_dir(dir, sizeof(dir)))
+		not_run("no Mustache spec folder %s", dir);
+	d = opendir(dir);
+	cr_assert(d != NULL, "%s", dir);
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 5, ".json") != 0 ||
+		    de->d_name[0] == '~')
+			continue;
+		cr_expect(spec_file_known(de->d_name),
+		          "%s/%s is not run by this suite", dir, de->d_name);
+		files++;
+	}
+	closedir(d);
+	cr_expect_eq(files, sizeof(spec_files) / sizeof(spec_files[0]));
+}
+
+Test(mustache, spec_comments)
 {
 	run_spec("comments");
 }
 
-Test(mustache, delimiters)
+Test(mustache, spec_delimiters)
 {
 	run_spec("delimiters");
 }
 
-Test(mustache, interpolation)
+Test(mustache, spec_interpolation)
 {
 	run_spec("interpolation");
 }
 
-Test(mustache, inverted)
+Test(mustache, spec_inverted)
 {
 	run_spec("inverted");
 }
 
-Test(mustache, partials)
+Test(mustache, spec_partials)
 {
 	run_spec("partials");
 }
 
-Test(mustache, sections)
+Test(mustache, spec_sections)
 {
 	run_spec("sections");
 }

@@ -324,17 +324,18 @@ static bool start_writer(struct serve *s, char *err, size_t size)
 static bool start(struct serve *s, char *err, size_t size)
 {
 	raise_open_files(s->cfg);
-	if (!prepare_database(s, err, size))
-		return false;
 	/* The writer wakes the loop from its own thread. */
 	evthread_use_pthreads();
 	s->base = event_base_new();
 	s->metrics = metrics_new();
+	/* Signals are caught before the embedded cluster starts: a stop
+	 * while it starts is then a graceful stop that also stops the
+	 * cluster, not a death that leaves it running. */
 	if (s->base == NULL || s->metrics == NULL || !watch_signals(s)) {
 		snprintf(err, size, "cannot set up the event loop");
 		return false;
 	}
-	if (!start_writer(s, err, size))
+	if (!prepare_database(s, err, size) || !start_writer(s, err, size))
 		return false;
 	s->dispatcher =
 	    dispatcher_start(s->cfg, &s->db.target, s->metrics, err, size);

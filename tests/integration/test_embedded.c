@@ -65,3 +65,23 @@ Test(embedded, creates_runs_and_stops_a_private_cluster, .timeout = 180)
 	free(data);
 	therald_cleanup(&h);
 }
+
+/* A stop while the cluster is being made still stops it. */
+Test(embedded, stop_during_start_stops_the_cluster, .timeout = 180)
+{
+	struct therald h;
+	char *data, *log;
+
+	therald_init(&h);
+	therald_spawn(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
+	cr_assert(therald_wait_log(&h, "creating embedded PostgreSQL", 30000));
+	cr_expect_eq(therald_stop(&h, SIGINT), 0);
+	data = tfmt("%s/state/pg/data", h.dir);
+	cr_expect_not(cluster_running(data), "cluster left running");
+	log = therald_log(&h);
+	cr_expect_not_null(strstr(log, "embedded PostgreSQL stopped"), "%s",
+	                   log);
+	free(log);
+	free(data);
+	therald_cleanup(&h);
+}

@@ -87,14 +87,13 @@ static bool exited(struct therald *h, int *status)
 	return false;
 }
 
-void therald_start(struct therald *h, const char *config_template,
-                   const char *const extra[])
+size_t therald_spawn(struct therald *h, const char *config_template,
+                     const char *const extra[])
 {
 	char *a = tsubst(config_template, "dir", h->dir);
 	char *config = tsubst(a, "db", h->db ? h->db : "");
 	size_t from = log_size(h);
 	const char *bin = tenv("HERALD_BIN");
-	int status;
 
 	twrite(h->config, config);
 	free(a);
@@ -104,6 +103,14 @@ void therald_start(struct therald *h, const char *config_template,
 	cr_assert(h->pid >= 0);
 	if (h->pid == 0)
 		exec_herald(h, bin, extra);
+	return from;
+}
+
+void therald_start(struct therald *h, const char *config_template,
+                   const char *const extra[])
+{
+	size_t from = therald_spawn(h, config_template, extra);
+	int status;
 
 	for (int waited = 0; waited < START_TIMEOUT_MS; waited += 20) {
 		h->port = logged_port(h, from);

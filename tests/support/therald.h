@@ -47,8 +47,14 @@ void therald_init(struct therald *h);
 void therald_start(struct therald *h, const char *config_template,
                    const char *const extra[]);
 
-/* Send sig and wait for the exit; returns the exit status, or 128 + the
- * signal that killed it. */
+/* Write the configuration and start `herald serve` as therald_start
+ * does, without waiting for it to listen; returns the log's size before
+ * the start. */
+size_t therald_spawn(struct therald *h, const char *config_template,
+                     const char *const extra[]);
+
+/* Send sig (0: none, only wait) and wait for the exit; returns the exit status,
+ * or 128 + the signal that killed it. */
 int therald_stop(struct therald *h, int sig);
 
 /* True once needle appears in the log, waiting up to ms. */

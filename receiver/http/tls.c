@@ -66,11 +66,16 @@ SSL_CTX *tls_server_context(const struct config_tls *tls, char *err,
 		tls_error(err, size);
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, min);
+	if (SSL_CTX_set_min_proto_version(ctx, min) != 1) {
+		tls_error(err, size);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	                             SSL_OP_NO_RENEGOTIATION |
 	                             SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* evhttp reuses the write buffer between calls. */
+	/* bufferevent_openssl retries a write from wherever its buffer
+	 * has moved since. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                          SSL_MODE_RELEASE_BUFFERS);
 	if (!load_pair(ctx, tls, err, size)) {

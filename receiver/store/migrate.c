@@ -10,9 +10,6 @@
 
 #include "store/db.h"
 
-/* Any fixed number will do; this one spells "herald" in ASCII. */
-#define MIGRATE_LOCK_KEY "114685405291620"
-
 #define MIGRATE_FILE_MAX (4 * 1024 * 1024)
 
 static const char create_table_sql[] =

@@ -37,10 +37,15 @@ void migrate_set_free(struct migration_set *set);
 /* Called once per migration applied, for progress output. */
 typedef void (*migrate_report)(const struct migration *m, void *arg);
 
+/* The advisory lock migrate_apply holds: a number no other lock of
+ * Herald's uses. */
+#define MIGRATE_LOCK_KEY "114685405291620"
+
 /*
- * Apply what is missing. Returns false with the reason in err when a
- * migration fails (its transaction is rolled back), when an applied file
- * has changed, or when the database has a migration this list lacks.
+ * Apply what is missing, holding MIGRATE_LOCK_KEY. Returns false with the
+ * reason in err when a migration fails (its transaction is rolled back), when
+ * an applied file has changed, or when the database has a migration this list
+ * lacks.
  */
 bool migrate_apply(PGconn *conn, const struct migration *list, size_t n,
                    migrate_report report, void *arg, char *err, size_t size)

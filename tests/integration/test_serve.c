@@ -249,6 +249,29 @@ Test(serve, tls_versions)
 	ttls_close(&t);
 }
 
+/* A client's renegotiation is refused: the handshake it starts fails
+ * and the connection answers nothing more. */
+Test(serve, renegotiation_is_refused)
+{
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct ttls t;
+	char *resp;
+
+	therald_start(&h, "{" THERALD_BASE "}", NULL);
+	cr_assert(ttls_open(&t, h.port, h.ca, TLS1_2_VERSION));
+	cr_assert_eq(SSL_version(t.ssl), TLS1_2_VERSION);
+	cr_assert_eq(SSL_renegotiate(t.ssl), 1);
+	cr_expect_neq(SSL_do_handshake(t.ssl), 1,
+	              "the server went along with a renegotiation");
+	if (SSL_write(t.ssl, req, (int)strlen(req)) > 0) {
+		resp = ttls_read_response(&t, 2000);
+		cr_expect_null(resp, "answered after a renegotiation: %s",
+		               resp);
+		free(resp);
+	}
+	ttls_close(&t);
+}
+
 static bool same_cert(int port, const char *file)
 {
 	FILE *f = fopen(file, "re");

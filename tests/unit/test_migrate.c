@@ -80,36 +80,61 @@ Test(migrate, embedded_schema_applies_once)
 	PQfinish(conn);
 }
 
+/* In a child: apply the embedded schema and exit with the number of
+ * migrations this run applied, or 100 on failure. */
+_Noreturn static void migrate_child(void)
+{
+	PGconn *conn = PQconnectdb(db);
+	char err[512];
+	int applied = 0;
+	bool done =
+	    migrate_apply(conn, migrate_embedded, migrate_embedded_count,
+	                  count_applied, &applied, err, sizeof(err));
+
+	PQfinish(conn);
+	_exit(done ? applied : 100);
+}
+
+/* The runs start while the parent holds the lock, so all of them contend
+ * for it at once. */
 Test(migrate, concurrent_runs_apply_each_exactly_once)
 {
 	enum { RUNNERS = 6 };
+	PGconn *conn = tpg_connect(db);
 	pid_t pids[RUNNERS];
-	int ok = 0;
+	long long waiting = 0;
+	int ok = 0, applied = 0;
 
+	tpg_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")");
 	for (int i = 0; i < RUNNERS; i++) {
 		pids[i] = fork();
 		cr_assert(pids[i] >= 0);
-		if (pids[i] == 0) {
-			PGconn *conn = PQconnectdb(db);
-			char err[512];
-			bool done = migrate_apply(conn, migrate_embedded,
-			                          migrate_embedded_count, NULL,
-			                          NULL, err, sizeof(err));
-
-			PQfinish(conn);
-			_exit(done ? 0 : 1);
-		}
+		if (pids[i] == 0)
+			migrate_child();
 	}
+	for (int waited = 0; waited < 10000 && waiting < RUNNERS;
+	     waited += 20) {
+		waiting = tpg_value(
+		    conn, "SELECT count(*) FROM pg_locks l JOIN pg_database d"
+		          " ON d.oid = l.database WHERE d.datname ="
+		          " current_database() AND locktype = 'advisory'"
+		          " AND NOT granted AND ((classid::bigint << 32) |"
+		          " objid::bigint) = " MIGRATE_LOCK_KEY);
+		tsleep_ms(20);
+	}
+	cr_expect_eq(waiting, RUNNERS, "not every run waited for the lock");
+	tpg_exec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
+
 	for (int i = 0; i < RUNNERS; i++) {
 		int status;
 
 		waitpid(pids[i], &status, 0);
-		ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) < 100);
+		ok += WIFEXITED(status) && WEXITSTATUS(status) < 100;
+		applied += WIFEXITED(status) ? WEXITSTATUS(status) % 100 : 0;
 	}
 	cr_expect_eq(ok, RUNNERS);
-
-	PGconn *conn = tpg_connect(db);
-
+	cr_expect_eq(applied, (int)migrate_embedded_count);
 	cr_expect_eq(tpg_value(conn, "SELECT count(*) FROM herald_migrations"),
 	             (long long)migrate_embedded_count);
 	PQfinish(conn);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/tls.h"
@@ -306,8 +307,10 @@ Test(serve, reload_takes_good_and_keeps_old_on_bad)
 	char *cert2 = tfmt("%s/new-cert.pem", h.dir);
 	char *key2 = tfmt("%s/new-key.pem", h.dir);
 	char *key1 = tfmt("%s/tls/key.pem", h.dir);
-	char err[256];
+	char *bad = tfmt("%s/bad.pem", h.dir);
+	char err[256], *log;
 	struct thttp_resp r;
+	size_t from;
 
 	therald_start(&h, "{" THERALD_BASE "}", NULL);
 
@@ -324,6 +327,22 @@ Test(serve, reload_takes_good_and_keeps_old_on_bad)
 	kill(h.pid, SIGHUP);
 	cr_expect(therald_wait_log(&h, "option=listen.port", 5000));
 
+	/* A valid configuration whose certificate does not load. */
+	twrite(bad, "-----BEGIN CERTIFICATE-----\nnot base64\n");
+	rewrite_config("{" THERALD_STATE "," THERALD_LISTEN "," THERALD_DB
+	               ", \"tls\": {\"cert_file\": \"{{dir}}/bad.pem\","
+	               " \"key_file\": \"{{dir}}/tls/key.pem\"}}");
+	from = strlen(log = therald_log(&h));
+	free(log);
+	kill(h.pid, SIGHUP);
+	cr_expect(therald_wait_log(&h, "bad.pem", 5000));
+	log = therald_log(&h);
+	cr_expect_not_null(strstr(log + from, "reload refused"), "%s",
+	                   log + from);
+	cr_expect_null(strstr(log + from, "configuration reloaded"));
+	free(log);
+	cr_expect(same_cert(h.port, h.ca), "the old certificate was dropped");
+
 	/* A new certificate under the configured names. */
 	cr_assert(tls_self_signed_ensure(cert2, key2, 30, err, sizeof(err)),
 	          "%s", err);
@@ -338,6 +357,7 @@ Test(serve, reload_takes_good_and_keeps_old_on_bad)
 	free(cert2);
 	free(key2);
 	free(key1);
+	free(bad);
 }
 
 Test(serve, stop_lets_in_flight_requests_finish)
@@ -360,6 +380,42 @@ Test(serve, stop_lets_in_flight_requests_finish)
 	free(resp);
 	ttls_close(&t);
 	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+}
+
+Test(serve, sigint_stops_like_sigterm)
+{
+	therald_start(&h, "{" THERALD_BASE "}", NULL);
+	cr_expect_eq(therald_stop(&h, SIGINT), 0);
+	cr_expect(therald_wait_log(&h, "signal=SIGINT", 100));
+	cr_expect(therald_wait_log(&h, "msg=stopped", 100));
+}
+
+/* A request that does not finish holds the stop up to
+ * listen.shutdown_timeout, and no longer. */
+Test(serve, stop_waits_no_longer_than_the_shutdown_timeout)
+{
+	struct timespec t0, t1;
+	struct ttls t;
+	long ms;
+
+	therald_start(&h,
+	              "{" THERALD_STATE_TLS "," THERALD_DB ", \"listen\":"
+	              " {\"port\": 0, \"shutdown_timeout\": \"1s\"}}",
+	              NULL);
+	cr_assert(ttls_open(&t, h.port, h.ca, 0));
+	ttls_puts(&t, "POST /healthz HTTP/1.1\r\nHost: x\r\n"
+	              "Content-Length: 10\r\n\r\n12345");
+	tsleep_ms(200);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_expect_geq(ms, 900, "stopped after %ld ms, before the bound", ms);
+	cr_expect_lt(ms, 5000, "stopped after %ld ms", ms);
+	cr_expect(
+	    therald_wait_log(&h, "stopping with requests unanswered", 100));
+	ttls_close(&t);
 }
 
 Test(serve, connection_limit_pauses_accept)

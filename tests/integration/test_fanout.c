@@ -474,6 +474,25 @@ static int tally(struct seen *seen, int max)
 	return n;
 }
 
+/* Wait until the capture server has seen want requests to /hook, up to
+ * ms; returns the last count. */
+static size_t captured(size_t want, int ms)
+{
+	size_t n = 0;
+
+	for (int waited = 0; waited <= ms; waited += 100) {
+		json_t *reqs = control("GET", "/_control/requests?path=/hook",
+		                       NULL);
+
+		n = json_array_size(reqs);
+		json_decref(reqs);
+		if (n >= want)
+			break;
+		tsleep_ms(100);
+	}
+	return n;
+}
+
 static const char slow_hook[] =
     "\"routes\": [{\"sinks\": [\"hook\"]}],"
     " \"sinks\": {\"hook\": {\"kind\": \"http\", \"url\": \"{{cap}}/hook\","
@@ -486,10 +505,14 @@ Test(fanout, crash_loses_nothing_and_repeats_keep_their_id)
 	struct seen seen[EVENTS * 2];
 	int n, repeats = 0;
 
+	char *config;
+
+	/* 8 at a time, a second each: 5 s for all, however slowly the
+	 * events arrive, so the kill lands in the middle. */
 	json_decref(
 	    control("POST", "/_control/script",
 	            "{\"path\": \"/hook\", \"responses\": [],"
-	            " \"then\": {\"status\": 200, \"delay_ms\": 300}}"));
+	            " \"then\": {\"status\": 200, \"delay_ms\": 1000}}"));
 	start_with(slow_hook);
 	for (int i = 0; i < EVENTS; i++) {
 		char id[32];
@@ -497,13 +520,15 @@ Test(fanout, crash_loses_nothing_and_repeats_keep_their_id)
 		snprintf(id, sizeof(id), "crash-%d", i);
 		free(send_event("DEPLOYMENT_SUCCESS", id));
 	}
-	tsleep_ms(700);
+	cr_assert_geq(captured(EVENTS / 4, 20000), EVENTS / 4);
 	cr_assert_eq(therald_stop(&h, SIGKILL), 128 + SIGKILL);
 	cr_expect(tpg_value(db, "SELECT count(*) FROM deliveries WHERE"
 	                        " status = 'pending'") > 0,
 	          "everything was delivered before the kill");
 
-	therald_start(&h, tread(h.config), NULL);
+	config = tread(h.config);
+	therald_start(&h, config, NULL);
+	free(config);
 	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      EVENTS, 60000),

@@ -203,7 +203,7 @@ Test(ingest, every_refusal_is_json_and_stores_nothing)
 	const char *am[] = { "Content-Type: application/json",
 		             "Authorization: Bearer am-secret-token", NULL };
 	struct thttp_resp r;
-	char *big, *url, *log;
+	char *big, *url, *log, *allow;
 
 	start("");
 	post("/hooks/alertmanager",
@@ -242,7 +242,9 @@ Test(ingest, every_refusal_is_json_and_stores_nothing)
 	url = tfmt("%s/hooks/alertmanager", h.url);
 	thttp("GET", url, h.ca, NULL, NULL, 0, &r);
 	expect_error(&r, 405, "method_not_allowed");
-	cr_expect_str_eq(thttp_header(&r, "Allow"), "POST");
+	allow = thttp_header(&r, "Allow");
+	cr_expect_str_eq(allow, "POST");
+	free(allow);
 	thttp_free(&r);
 	free(url);
 

@@ -321,12 +321,30 @@ static bool start_writer(struct serve *s, char *err, size_t size)
 	return s->writer != NULL;
 }
 
+/* With the changelist, the epoll registrations a callback changes are
+ * applied once, before the loop waits again, instead of one system call
+ * per change: an answer's write turned on and off and the next read are
+ * then one call. Herald never hands the loop duplicated descriptors,
+ * the case where the changelist misbehaves. */
+static struct event_base *new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 static bool start(struct serve *s, char *err, size_t size)
 {
 	raise_open_files(s->cfg);
 	/* The writer wakes the loop from its own thread. */
 	evthread_use_pthreads();
-	s->base = event_base_new();
+	s->base = new_base();
 	s->metrics = metrics_new();
 	/* Signals are caught before the embedded cluster starts: a stop
 	 * while it starts is then a graceful stop that also stops the

@@ -3,7 +3,7 @@
  *
  *   HEAD     reading a request head (or idle between requests)
  *   BODY     reading its body (Content-Length or chunked)
- *   HANDLER  a handler owns the request; reading is paused
+ *   HANDLER  a handler owns the request
  *   WRITING  the answer is being flushed
  *
  * and back to HEAD when the connection is kept alive. One timer per
@@ -381,11 +381,14 @@ static void conn_refuse(struct http_conn *c, int status, const char *code,
 	http_reply_error(r, status, code, "%s", message);
 }
 
+/* Reading goes on while a handler works, so that a client that goes
+ * away is noticed and the socket's events are not re-registered on every
+ * request; what a pipelining client sends meanwhile waits in the input
+ * buffer, which the read watermark bounds. */
 static void conn_handle(struct http_conn *c)
 {
 	c->state = CONN_HANDLER;
 	evtimer_del(c->timer);
-	bufferevent_disable(c->bev, EV_READ);
 	dispatch(c->req);
 }
 
@@ -540,7 +543,6 @@ static void on_write(struct bufferevent *bev, void *arg)
 	c->state = CONN_HEAD;
 	c->idle = true;
 	arm(c, c->srv->cfg->listen.idle_timeout_ms);
-	bufferevent_enable(c->bev, EV_READ);
 	conn_advance(c);
 }
 
@@ -655,6 +657,13 @@ fail:
 	return NULL;
 }
 
+/* Input buffered per connection, at most: a whole head and then some,
+ * since a body moves on to its request as it arrives. */
+static size_t read_watermark(const struct config *cfg)
+{
+	return (size_t)cfg->listen.max_header_size + 64 * 1024;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int socklen, void *arg)
 {
@@ -674,6 +683,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	peer_name(sa, c->peer, sizeof(c->peer));
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, read_watermark(srv->cfg));
 	bufferevent_enable(c->bev, EV_READ);
 	c->state = CONN_HEAD;
 	arm(c, srv->cfg->listen.request_timeout_ms);

@@ -1,12 +1,50 @@
 #include "util/uuid.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 /* Per-thread so that no lock is taken on the ingest path. */
 static _Thread_local uint64_t uuid_last_ms;
 static _Thread_local uint16_t uuid_counter;
+
+/*
+ * Random bytes are drawn for 64 ids at once: each draw from OpenSSL's
+ * generator costs a system call (its fork check) and a cipher setup. A
+ * forked child starts with an empty pool, so it never repeats its
+ * parent's ids.
+ */
+#define UUID_RANDOM_BYTES 10
+#define UUID_POOL_IDS     64
+
+static _Thread_local uint8_t uuid_pool[UUID_RANDOM_BYTES * UUID_POOL_IDS];
+static _Thread_local size_t uuid_pool_left;
+static pthread_once_t uuid_atfork_once = PTHREAD_ONCE_INIT;
+
+static void uuid_forget_pool(void)
+{
+	uuid_pool_left = 0;
+}
+
+static void uuid_register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, uuid_forget_pool);
+}
+
+static bool uuid_random(uint8_t out[UUID_RANDOM_BYTES])
+{
+	pthread_once(&uuid_atfork_once, uuid_register_atfork);
+	if (uuid_pool_left == 0) {
+		if (RAND_bytes(uuid_pool, sizeof(uuid_pool)) != 1)
+			return false;
+		uuid_pool_left = UUID_POOL_IDS;
+	}
+	uuid_pool_left--;
+	memcpy(out, uuid_pool + uuid_pool_left * UUID_RANDOM_BYTES,
+	       UUID_RANDOM_BYTES);
+	return true;
+}
 
 static uint64_t now_millis(void)
 {
@@ -38,9 +76,9 @@ static void uuid_next_stamp(uint8_t rnd0, uint8_t rnd1)
 
 bool uuid_v7(struct uuid *out)
 {
-	uint8_t rnd[10];
+	uint8_t rnd[UUID_RANDOM_BYTES];
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (!uuid_random(rnd))
 		return false;
 	uuid_next_stamp(rnd[8], rnd[9]);
 

@@ -1,9 +1,11 @@
 -- wrk script: POST a 600-byte event to a generic source, each request with
 -- a new webhook-id and a Standard Webhooks signature made with OpenSSL
 -- through LuaJIT's FFI (so signing costs wrk microseconds, not Herald's
--- measurement). Arguments after "--": KEY_HEX PATH [DELAY_MS [MAX]], MAX
--- being how many requests each thread sends before it stops (0: no
--- limit).
+-- measurement). Arguments after "--": KEY_HEX PATH [DELAY_MS [MAX [POOL]]],
+-- MAX being how many requests each thread sends before it stops (0: no
+-- limit) and POOL how many requests each thread builds before the run
+-- starts (0: none), so that wrk spends the two shared cores on sending,
+-- not on formatting; past the pool, requests are built as they go.
 local ffi = require("ffi")
 ffi.cdef [[
 const void *EVP_sha256(void);
@@ -19,6 +21,7 @@ local encoded = ffi.new("unsigned char[48]")
 
 local key, path, delay_ms, max_requests
 local counter, run = 0, tostring(os.time())
+local pool = {}
 local threads = {}
 -- thread_id is a global that setup() gives each thread's own state.
 thread_id = 0
@@ -32,11 +35,16 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
+local make
+
 function init(args)
    key = from_hex(args[1])
    path = args[2]
    delay_ms = tonumber(args[3] or "0")
    max_requests = tonumber(args[4] or "0")
+   for n = 1, tonumber(args[5] or "0") do
+      pool[n] = make(n)
+   end
 end
 
 local function sign(id, ts, body)
@@ -48,16 +56,12 @@ end
 
 local pad = string.rep("x", 600)
 
-function request()
-   if max_requests > 0 and counter >= max_requests then
-      -- Past the limit: the thread stops at the next answer.
-      return wrk.format("GET", "/healthz")
-   end
-   counter = counter + 1
-   local id = string.format("bench-%s-%d-%d", run, thread_id, counter)
+-- Request n of this thread, signed now.
+make = function(n)
+   local id = string.format("bench-%s-%d-%d", run, thread_id, n)
    local head = string.format(
       '{"type":"DEPLOYMENT_SUCCESS","deployment_id":"bench-%d",' ..
-      '"run":"%s","n":%d,"pad":"', counter % 100, run, counter)
+      '"run":"%s","n":%d,"pad":"', n % 100, run, n)
    local body = head .. pad:sub(1, 598 - #head) .. '"}'
    local ts = tostring(os.time())
    return wrk.format("POST", path, {
@@ -66,6 +70,15 @@ function request()
       ["webhook-timestamp"] = ts,
       ["webhook-signature"] = sign(id, ts, body),
    }, body)
+end
+
+function request()
+   if max_requests > 0 and counter >= max_requests then
+      -- Past the limit: the thread stops at the next answer.
+      return wrk.format("GET", "/healthz")
+   end
+   counter = counter + 1
+   return pool[counter] or make(counter)
 end
 
 function delay()

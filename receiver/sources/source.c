@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "util/buf.h"
+#include "util/jsonread.h"
 #include "util/jsonw.h"
 
 /* Request headers kept with every event; credentials never are. */
@@ -57,9 +58,8 @@ bool source_check_json_type(const struct source_request *rq,
 json_t *source_parse_json(const struct source_request *rq,
                           struct source_result *res)
 {
-	json_error_t e;
-	json_t *j = json_loadb(rq->body, rq->len,
-	                       JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &e);
+	struct jsonread_error e;
+	json_t *j = jsonread(rq->body, rq->len, &e);
 
 	if (j == NULL)
 		source_refuse(res, 400, "bad_json",

@@ -1,6 +1,14 @@
 #include "util/utf8.h"
 
+#include <stdint.h>
+
 size_t utf8_valid_prefix(const unsigned char *p)
+{
+	/* A NUL ends the string before any sequence could run past it. */
+	return utf8_valid_at(p, SIZE_MAX);
+}
+
+size_t utf8_valid_at(const unsigned char *p, size_t avail)
 {
 	unsigned lead = p[0];
 	size_t len;
@@ -17,6 +25,8 @@ size_t utf8_valid_prefix(const unsigned char *p)
 	} else {
 		return 0;
 	}
+	if (len > avail)
+		return 0;
 
 	for (size_t i = 1; i < len; i++) {
 		if ((p[i] & 0xc0) != 0x80)

@@ -15,6 +15,9 @@
  */
 size_t utf8_valid_prefix(const unsigned char *p);
 
+/* The same for a sequence that must end within the avail bytes at p. */
+size_t utf8_valid_at(const unsigned char *p, size_t avail);
+
 /* Append the UTF-8 form of code point cp to out (room for 4 bytes); returns
  * the number of bytes written, 0 for a value that is not a scalar value. */
 size_t utf8_encode(unsigned cp, char *out);

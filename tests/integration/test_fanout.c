@@ -481,8 +481,8 @@ static size_t captured(size_t want, int ms)
 	size_t n = 0;
 
 	for (int waited = 0; waited <= ms; waited += 100) {
-		json_t *reqs = control("GET", "/_control/requests?path=/hook",
-		                       NULL);
+		json_t *reqs =
+		    control("GET", "/_control/requests?path=/hook", NULL);
 
 		n = json_array_size(reqs);
 		json_decref(reqs);

@@ -16,6 +16,10 @@
 
 struct config;
 
+/* Sinks a configuration may name, so one event's deliveries have a
+ * bound known before any is matched. */
+#define ROUTES_SINKS_MAX 64
+
 struct route_input {
 	const char *source;
 	const char *event_type;

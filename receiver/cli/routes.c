@@ -58,7 +58,7 @@ static int show(const struct config *cfg, json_t *ev)
 		    ? labels
 		    : message_labels(source, json_object_get(ev, "payload")),
 	};
-	struct route_hit hits[64];
+	struct route_hit hits[ROUTES_SINKS_MAX];
 	struct buf out = { 0 };
 	size_t n;
 
@@ -67,7 +67,7 @@ static int show(const struct config *cfg, json_t *ev)
 	routes_explain(cfg, &in, &out);
 	fputs(buf_str(&out), stdout);
 	buf_free(&out);
-	n = routes_match(cfg, &in, hits, 64);
+	n = routes_match(cfg, &in, hits, ROUTES_SINKS_MAX);
 	printf("delivered to:");
 	for (size_t i = 0; i < n; i++)
 		printf(" %s", hits[i].sink);

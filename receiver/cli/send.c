@@ -162,6 +162,7 @@ static struct curl_slist *headers(const struct send_opts *o,
 		                           &src->severity };
 	const char *v[] = { o->type, o->deployment, o->severity };
 	char id[64], ts[24], sig[SIG_HEADER_MAX], auth[600];
+	int64_t now;
 
 	for (size_t i = 0; i < 3; i++) {
 		if (v[i] != NULL && f[i]->header != NULL)
@@ -182,9 +183,11 @@ static struct curl_slist *headers(const struct send_opts *o,
 		uuid_format(&u, s);
 		snprintf(id, sizeof(id), "msg_%s", s);
 	}
-	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-	sig_sign(&src->keys[0], id, (int64_t)time(NULL), body, strlen(body),
-	         sig);
+	/* One reading of the clock: the header and the signature must
+	 * name the same second. */
+	now = (int64_t)time(NULL);
+	snprintf(ts, sizeof(ts), "%lld", (long long)now);
+	sig_sign(&src->keys[0], id, now, body, strlen(body), sig);
 	l = add(l, "webhook-id", id);
 	l = add(l, "webhook-timestamp", ts);
 	return add(l, "webhook-signature", sig);

@@ -17,7 +17,9 @@
 #include "config/jsonpos.h"
 #include "herald/sink_plugin.h"
 #include "log.h"
+#include "routes.h"
 #include "sources/signature.h"
+#include "sources/source.h"
 #include "version.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
@@ -270,6 +272,38 @@ static bool decode_secrets(struct cfg_ctx *ctx, struct config_generic *g,
 	return true;
 }
 
+/* Headers that carry credentials are never kept nor read into fields. */
+static bool generic_headers_ok(struct cfg_ctx *ctx, struct config_generic *g,
+                               const struct cfg_where *w)
+{
+	const struct config_field *fields[] = { &g->event_type,
+		                                &g->deployment_id,
+		                                &g->severity };
+	const char *names[] = { "event_type", "deployment_id", "severity" };
+
+	for (size_t i = 0; i < g->store_headers.count; i++) {
+		if (source_header_is_credential(g->store_headers.items[i])) {
+			cfg_error_at(ctx, w, "store_headers",
+			             "\"%s\" may carry a credential and is "
+			             "never stored",
+			             g->store_headers.items[i]);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < 3; i++) {
+		const char *h = fields[i]->header;
+
+		if (h != NULL && source_header_is_credential(h)) {
+			cfg_error_at(ctx, w, names[i],
+			             "\"%s\" may carry a credential and is "
+			             "never read into an event",
+			             h);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool generic_validate(struct cfg_ctx *ctx, void *obj,
                              const struct cfg_where *w)
 {
@@ -296,7 +330,7 @@ static bool generic_validate(struct cfg_ctx *ctx, void *obj,
 		             "say where the event type comes from");
 		return false;
 	}
-	return decode_secrets(ctx, g, w);
+	return generic_headers_ok(ctx, g, w) && decode_secrets(ctx, g, w);
 }
 
 static const struct cfg_option generic_options[] = {
@@ -879,6 +913,11 @@ static bool top_validate(struct cfg_ctx *ctx, void *obj,
 	}
 	if (cfg->state_dir[0] == '\0') {
 		cfg_error_at(ctx, w, "state_dir", "must not be empty");
+		return false;
+	}
+	if (cfg->sinks.count > ROUTES_SINKS_MAX) {
+		cfg_error_at(ctx, w, "sinks", "at most %d sinks, not %zu",
+		             ROUTES_SINKS_MAX, cfg->sinks.count);
 		return false;
 	}
 	return routes_name_sinks(ctx, cfg, w);

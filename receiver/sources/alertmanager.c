@@ -38,6 +38,68 @@ static json_t *notification_context(json_t *body)
 	return ctx;
 }
 
+static bool digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	return true;
+}
+
+/* RFC 3339 date-time, as Alertmanager writes it: fractions and an
+ * offset are allowed, field ranges are not checked beyond their form. */
+static bool rfc3339(const char *s)
+{
+	if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+	    !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') ||
+	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+	    s[16] != ':' || !digits(s + 17, 2))
+		return false;
+	s += 19;
+	if (*s == '.' && digits(s + 1, 1)) {
+		s++;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'Z' || *s == 'z')
+		return s[1] == '\0';
+	return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':' &&
+	       digits(s + 4, 2) && s[6] == '\0';
+}
+
+/* The fields an alert must have, in the form the format gives them. */
+static bool alert_valid(json_t *alert, size_t i, struct source_result *res)
+{
+	const char *status =
+	    json_string_value(json_object_get(alert, "status"));
+	const char *starts =
+	    json_string_value(json_object_get(alert, "startsAt"));
+	json_t *annotations = json_object_get(alert, "annotations");
+
+	if (!json_is_object(alert))
+		return source_refuse(res, 400, "bad_alert",
+		                     "alert %zu is not an object", i);
+	if (status == NULL ||
+	    (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
+		return source_refuse(res, 400, "bad_alert",
+		                     "alert %zu: status must be \"firing\" or "
+		                     "\"resolved\"",
+		                     i);
+	if (starts == NULL || !rfc3339(starts))
+		return source_refuse(res, 400, "bad_alert",
+		                     "alert %zu: startsAt must be an RFC 3339 "
+		                     "time",
+		                     i);
+	if (!json_is_object(json_object_get(alert, "labels")) ||
+	    (annotations != NULL && !json_is_object(annotations)))
+		return source_refuse(res, 400, "bad_alert",
+		                     "alert %zu: labels and annotations must "
+		                     "be objects",
+		                     i);
+	return true;
+}
+
 static bool alert_key(json_t *alert, size_t i, char *key, size_t size,
                       struct source_result *res)
 {
@@ -48,11 +110,9 @@ static bool alert_key(json_t *alert, size_t i, char *key, size_t size,
 	const char *starts =
 	    json_string_value(json_object_get(alert, "startsAt"));
 
-	if (fp == NULL || *fp == '\0' || status == NULL || starts == NULL)
+	if (fp == NULL || *fp == '\0' || !source_text_ok(fp))
 		return source_refuse(res, 400, "bad_alert",
-		                     "alert %zu needs fingerprint, status and "
-		                     "startsAt",
-		                     i);
+		                     "alert %zu needs a fingerprint", i);
 	if ((size_t)snprintf(key, size, "%s:%s:%s", fp, status, starts) >= size)
 		return source_refuse(res, 400, "bad_alert",
 		                     "alert %zu: key too long", i);
@@ -73,8 +133,9 @@ static bool fill_event(const struct config_alertmanager *am, struct event *ev,
 	free(ev->idempotency_key);
 	ev->idempotency_key = strdup(key);
 	ev->event_type = strdup(ALERTMANAGER_EVENT);
-	ev->deployment_id = dep ? strndup(dep, SOURCE_FIELD_MAX) : NULL;
-	ev->severity = sev ? strndup(sev, SOURCE_FIELD_MAX) : NULL;
+	ev->deployment_id =
+	    dep ? source_strndup_text(dep, SOURCE_FIELD_MAX) : NULL;
+	ev->severity = sev ? source_strndup_text(sev, SOURCE_FIELD_MAX) : NULL;
 	ev->labels = json_incref(json_object_get(alert, "labels"));
 	ok = ok && ev->idempotency_key && ev->event_type &&
 	     (dep == NULL || ev->deployment_id) &&
@@ -103,10 +164,8 @@ static bool build(const struct source_request *rq, struct source_result *res,
 		                     SOURCE_EVENTS_MAX);
 	json_array_foreach(alerts, i, alert)
 	{
-		if (!json_is_object(alert))
-			return source_refuse(res, 400, "bad_alert",
-			                     "alert %zu is not an object", i);
-		if (!alert_key(alert, i, key, sizeof(key), res))
+		if (!alert_valid(alert, i, res) ||
+		    !alert_key(alert, i, key, sizeof(key), res))
 			return false;
 	}
 	if (!source_new_events(rq, res, n, ALERTMANAGER_SOURCE, NULL))

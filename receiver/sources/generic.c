@@ -47,7 +47,9 @@ static bool field(const struct config_field *f, const char *what,
 		const char *v = http_head_get(rq->head, f->header);
 
 		from = f->header;
-		*out = v && strlen(v) <= SOURCE_FIELD_MAX ? strdup(v) : NULL;
+		*out = v && strlen(v) <= SOURCE_FIELD_MAX && source_text_ok(v)
+		           ? strdup(v)
+		           : NULL;
 	} else if (f->pointer != NULL) {
 		from = f->pointer;
 		*out = source_field_text(jsonptr_get(body, f->pointer));
@@ -57,7 +59,7 @@ static bool field(const struct config_field *f, const char *what,
 	if (*out != NULL || (!required && from != NULL))
 		return true;
 	return source_refuse(res, 422, "missing_field",
-	                     "no %s (a string of at most %d bytes) at %s", what,
+	                     "no %s (text of at most %d bytes) at %s", what,
 	                     SOURCE_FIELD_MAX, from ? from : "value");
 }
 

@@ -135,12 +135,12 @@ static void on_stored(struct writer_job *job)
 static void submit(struct pending *p)
 {
 	struct http_req *r = p->r;
-	char reason[256];
 
 	p->job.events = p->res.events;
 	p->job.count = p->res.count;
 	p->job.done = on_stored;
 	p->job.arg = p;
+	p->job.rid = r->rid;
 	switch (writer_submit(p->hooks->writer, &p->job)) {
 	case WRITER_QUEUED: return;
 	case WRITER_FULL:
@@ -149,9 +149,11 @@ static void submit(struct pending *p)
 		              "later");
 		break;
 	case WRITER_DOWN:
-		writer_ready(p->hooks->writer, reason, sizeof(reason));
-		source_refuse(&p->res, 503, "unavailable", "not stored: %s",
-		              reason);
+		/* The reason names database hosts: /readyz and the log
+		 * carry it, a webhook caller needs only the verdict. */
+		source_refuse(&p->res, 503, "unavailable",
+		              "not stored: the database is not ready; retry "
+		              "later");
 		break;
 	}
 	refuse(r, &p->res);

@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/jsonread.h"
 #include "util/jsonw.h"
+#include "util/utf8.h"
 
 /* Request headers kept with every event; credentials never are. */
 static const char *const kept_headers[] = {
@@ -19,13 +20,13 @@ static const char *const kept_headers[] = {
 };
 
 static const char *const never_kept[] = {
-	"authorization",
-	"proxy-authorization",
-	"cookie",
-	"webhook-signature",
-	"x-api-key",
-	"apikey",
-	NULL,
+	"authorization", "proxy-authorization", "cookie", "apikey", NULL,
+};
+
+/* Parts of a header name that mark a credential: signatures
+ * (webhook-signature, x-hub-signature-256), tokens, keys, passwords. */
+static const char *const credential_parts[] = {
+	"signature", "token", "secret", "password", "api-key", "auth", NULL,
 };
 
 bool source_refuse(struct source_result *res, int status, const char *code,
@@ -77,6 +78,17 @@ static bool listed(const char *name, const char *const *list)
 	return false;
 }
 
+bool source_header_is_credential(const char *name)
+{
+	if (listed(name, never_kept))
+		return true;
+	for (size_t i = 0; credential_parts[i]; i++) {
+		if (strcasestr(name, credential_parts[i]) != NULL)
+			return true;
+	}
+	return false;
+}
+
 static bool extra_listed(const char *name, const struct cfg_strings *extra)
 {
 	for (size_t i = 0; extra && i < extra->count; i++) {
@@ -100,7 +112,7 @@ static char *headers_json(const struct http_head *head,
 		char name[64];
 		size_t n = strlen(h->name);
 
-		if (n >= sizeof(name) || listed(h->name, never_kept) ||
+		if (n >= sizeof(name) || source_header_is_credential(h->name) ||
 		    (!listed(h->name, kept_headers) &&
 		     !extra_listed(h->name, extra)))
 			continue;
@@ -122,11 +134,44 @@ static char *headers_json(const struct http_head *head,
 	return buf_take(&b);
 }
 
+/* webhook-id first: a signed source signs it, so a replay that adds its
+ * own Idempotency-Key is still the same event. */
 static const char *idempotency_key(const struct http_head *head)
 {
-	const char *k = http_head_get(head, "Idempotency-Key");
+	const char *k = http_head_get(head, "webhook-id");
 
-	return k ? k : http_head_get(head, "webhook-id");
+	return k ? k : http_head_get(head, "Idempotency-Key");
+}
+
+bool source_text_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = utf8_valid_prefix(p);
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+char *source_strndup_text(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = 0;
+
+	/* Whole characters only: a cut sequence is not UTF-8, and the
+	 * database would refuse the batch that carries it. */
+	while (p[len] != '\0') {
+		size_t n = utf8_valid_prefix(p + len);
+
+		if (n == 0 || len + n > max)
+			break;
+		len += n;
+	}
+	return strndup(s, len);
 }
 
 bool source_new_events(const struct source_request *rq,
@@ -137,9 +182,11 @@ bool source_new_events(const struct source_request *rq,
 	char *headers;
 	bool ok = true;
 
-	if (key != NULL && (strlen(key) == 0 || strlen(key) > SOURCE_KEY_MAX))
+	if (key != NULL && (strlen(key) == 0 || strlen(key) > SOURCE_KEY_MAX ||
+	                    !source_text_ok(key)))
 		return source_refuse(res, 400, "bad_idempotency_key",
-		                     "idempotency key must be 1 to %d bytes",
+		                     "idempotency key must be 1 to %d bytes of "
+		                     "UTF-8 text",
 		                     SOURCE_KEY_MAX);
 	res->events = calloc(n, sizeof(*res->events));
 	headers = headers_json(rq->head, extra_headers);

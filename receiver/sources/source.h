@@ -60,11 +60,24 @@ json_t *source_parse_json(const struct source_request *rq,
                           struct source_result *res);
 
 /* Allocate n events, each with an id and the request's peer, headers and
- * idempotency key (if any). False after a refusal (503) when out of
- * memory, or a 400 when the idempotency key is too long. */
+ * idempotency key (if any): webhook-id, else Idempotency-Key. False
+ * after a refusal: 503 when out of memory, 400 when the key is empty, too
+ * long or not text. */
 bool source_new_events(const struct source_request *rq,
                        struct source_result *res, size_t n, const char *source,
                        const struct cfg_strings *extra_headers);
+
+/* True if a header of this name may carry a credential, so it is never
+ * stored with an event nor read into one of its fields. */
+bool source_header_is_credential(const char *name);
+
+/* True if s is UTF-8 text without control characters: what a header
+ * value must be to become an event field or key. */
+bool source_text_ok(const char *s);
+
+/* A copy of at most max bytes of s, cut between characters; NULL when
+ * out of memory. */
+char *source_strndup_text(const char *s, size_t max);
 
 /* Set ev's payload to a copy of text. False on no memory. */
 bool source_set_payload(struct event *ev, const char *text, size_t len);

@@ -10,9 +10,6 @@
 #include "store/db.h"
 #include "util/pgarray.h"
 
-/* Sinks one event may go to, at most. */
-#define ROUTE_HITS_MAX 64
-
 enum {
 	A_ID,
 	A_US,
@@ -321,41 +318,55 @@ static enum batch_status insert(PGconn *conn, struct batch_scratch *s,
 	return st;
 }
 
-/* The delivery rows of the stored events, as arrays: id, event id, sink
- * and route; false if there are none. */
-static bool build_deliveries(struct batch_scratch *s, const struct config *cfg,
-                             struct event *const *ev, size_t n)
+/* One delivery row per sink the event's routes name. */
+static bool add_deliveries(struct batch_scratch *s, const struct config *cfg,
+                           const struct event *ev, size_t *rows)
 {
-	struct route_hit hits[ROUTE_HITS_MAX];
-	size_t rows = 0;
+	struct route_hit hits[ROUTES_SINKS_MAX];
+	struct route_input in = { ev->source, ev->event_type, ev->deployment_id,
+		                  ev->severity, ev->labels };
+	size_t k = routes_match(cfg, &in, hits, ROUTES_SINKS_MAX);
+
+	for (size_t j = 0; j < k; j++) {
+		struct uuid u;
+		char id[UUID_STR_LEN + 1];
+
+		if (!uuid_v7(&u))
+			return false;
+		uuid_format(&u, id);
+		pgarray_add_str(&s->deliveries[0], id);
+		pgarray_add_str(&s->deliveries[1], ev->id);
+		pgarray_add_str(&s->deliveries[2], hits[j].sink);
+		pgarray_add_str(&s->deliveries[3], hits[j].route);
+	}
+	*rows += k;
+	return true;
+}
+
+/* The delivery rows of the stored events, as arrays: id, event id, sink
+ * and route. An event acknowledged without its deliveries would never
+ * reach its sinks, so any failure here fails the batch. */
+static enum batch_status build_deliveries(struct batch_scratch *s,
+                                          const struct config *cfg,
+                                          struct event *const *ev, size_t n,
+                                          size_t *rows, char *err, size_t size)
+{
+	bool ok = true;
 
 	for (int i = 0; i < 4; i++)
 		pgarray_begin(&s->deliveries[i]);
-	for (size_t i = 0; i < n; i++) {
-		struct route_input in = { ev[i]->source, ev[i]->event_type,
-			                  ev[i]->deployment_id, ev[i]->severity,
-			                  ev[i]->labels };
-		size_t k = ev[i]->outcome == EVENT_STORED
-		               ? routes_match(cfg, &in, hits, ROUTE_HITS_MAX)
-		               : 0;
-
-		for (size_t j = 0; j < k; j++) {
-			struct uuid u;
-			char id[UUID_STR_LEN + 1];
-
-			if (!uuid_v7(&u))
-				continue;
-			uuid_format(&u, id);
-			pgarray_add_str(&s->deliveries[0], id);
-			pgarray_add_str(&s->deliveries[1], ev[i]->id);
-			pgarray_add_str(&s->deliveries[2], hits[j].sink);
-			pgarray_add_str(&s->deliveries[3], hits[j].route);
-			rows++;
-		}
+	for (size_t i = 0; ok && i < n; i++) {
+		if (ev[i]->outcome == EVENT_STORED)
+			ok = add_deliveries(s, cfg, ev[i], rows);
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		pgarray_end(&s->deliveries[i]);
-	return rows > 0;
+		ok &= !buf_failed(&s->deliveries[i]);
+	}
+	if (ok)
+		return BATCH_OK;
+	snprintf(err, size, "cannot build the delivery rows");
+	return BATCH_FAILED;
 }
 
 static enum batch_status
@@ -365,20 +376,23 @@ insert_deliveries(PGconn *conn, struct batch_scratch *s, char *err, size_t size)
 	enum batch_status st = BATCH_OK;
 	PGresult *res;
 
-	for (int i = 0; i < 4; i++) {
-		if (buf_failed(&s->deliveries[i])) {
-			snprintf(err, size,
-			         "out of memory building deliveries");
-			return BATCH_FAILED;
-		}
+	for (int i = 0; i < 4; i++)
 		params[i] = buf_str(&s->deliveries[i]);
-	}
 	res =
 	    PQexecPrepared(conn, "herald_deliveries", 4, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		st = classify(conn, res, err, size);
 	PQclear(res);
 	return st;
+}
+
+/* What the insert marked stored was rolled back. */
+static void unstore(struct event *const *events, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (events[i]->outcome == EVENT_STORED)
+			events[i]->outcome = EVENT_PENDING;
+	}
 }
 
 /* Events and their deliveries in one transaction. */
@@ -388,14 +402,21 @@ static enum batch_status insert_routed(PGconn *conn, struct batch_scratch *s,
                                        char *err, size_t size)
 {
 	enum batch_status st = run(conn, "BEGIN", err, size);
+	size_t rows = 0;
 
 	if (st == BATCH_OK)
 		st = insert(conn, s, events, n, err, size);
-	if (st == BATCH_OK && build_deliveries(s, cfg, events, n))
+	if (st == BATCH_OK)
+		st = build_deliveries(s, cfg, events, n, &rows, err, size);
+	if (st == BATCH_OK && rows > 0)
 		st = insert_deliveries(conn, s, err, size);
 	if (st == BATCH_OK)
-		return run(conn, "COMMIT", err, size);
-	if (st != BATCH_CONNECTION)
+		st = run(conn, "COMMIT", err, size);
+	if (st == BATCH_OK)
+		return st;
+	unstore(events, n);
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE &&
+	    PQstatus(conn) == CONNECTION_OK)
 		db_exec_quiet(conn, "ROLLBACK");
 	return st;
 }
@@ -407,8 +428,6 @@ enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
 {
 	enum batch_status st;
 
-	for (size_t i = 0; i < n; i++)
-		events[i]->outcome = EVENT_PENDING;
 	/* Without routes one statement is the whole transaction: no BEGIN
 	 * and COMMIT round trips. The rows a duplicate points at are
 	 * committed already, so finding them needs no transaction. */

@@ -43,11 +43,13 @@ struct config;
 enum batch_status batch_prepare(PGconn *conn, char *err, size_t size);
 
 /*
- * Store events[0..n) in one transaction and set each one's outcome
- * (stored, duplicate with first_id, unknown token). On any status but
- * BATCH_OK the outcomes mean nothing and err says why; the events may or
- * may not have been committed (BATCH_CONNECTION), so they must not be
- * reported as stored.
+ * Store events[0..n) (each one's outcome EVENT_PENDING) in one
+ * transaction and set each one's outcome: stored, duplicate with
+ * first_id, or unknown token. EVENT_STORED always means committed: on a
+ * status other than BATCH_OK err says why, an event marked stored was
+ * committed before the failure (the duplicate lookup runs after the
+ * commit), and one still pending was not, or its fate is unknown
+ * (BATCH_CONNECTION), so it must not be reported as stored.
  */
 enum batch_status batch_store(PGconn *conn, struct batch_scratch *s,
                               const struct config *cfg,

@@ -165,16 +165,30 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	run_done(arg);
 }
 
+/* Give every event still pending the outcome; what was committed keeps
+ * its answer. */
 static void fail_jobs(struct writer_job *jobs, enum event_outcome outcome,
                       const char *why)
 {
 	for (struct writer_job *j = jobs; j != NULL; j = j->next) {
 		for (size_t i = 0; i < j->count; i++) {
-			j->events[i].outcome = outcome;
-			snprintf(j->events[i].error, sizeof(j->events[i].error),
-			         "%s", why);
+			struct event *ev = &j->events[i];
+
+			if (ev->outcome != EVENT_PENDING)
+				continue;
+			ev->outcome = outcome;
+			snprintf(ev->error, sizeof(ev->error), "%s", why);
 		}
 	}
+}
+
+static bool any_stored(struct event *const *events, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (events[i]->outcome == EVENT_STORED)
+			return true;
+	}
+	return false;
 }
 
 /* Submitting */
@@ -306,7 +320,11 @@ static enum batch_status store_jobs(struct writer *w, struct writer_job *jobs,
 		return BATCH_FAILED;
 	}
 	cfg = current_config(w);
-	for (int tries = 0; st == BATCH_RETRY && tries < RETRIES; tries++)
+	/* A retry writes the batch again, so only one whose rows were not
+	 * committed may have one. */
+	for (int tries = 0;
+	     st == BATCH_RETRY && tries < RETRIES && !any_stored(w->events, n);
+	     tries++)
 		st = batch_store(w->conn, &w->scratch, cfg, w->events, n, err,
 		                 size);
 	config_unref(cfg);
@@ -331,6 +349,7 @@ static enum batch_status isolate(struct writer *w, struct writer_job *jobs)
 		st = store_jobs(w, j, err, sizeof(err));
 		if (st == BATCH_DATA) {
 			log_warn("events refused by the database",
+			         LOG_S("rid", j->rid),
 			         LOG_S("event", j->events[0].id),
 			         LOG_S("error", err));
 			fail_jobs(j, EVENT_REJECTED, err);

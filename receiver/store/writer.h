@@ -31,6 +31,7 @@ struct writer_job {
 	/* Called on the ingest loop once the outcomes are set. */
 	void (*done)(struct writer_job *job);
 	void *arg;
+	const char *rid;         /* the request's id, for the log; borrowed */
 	struct writer_job *next; /* the writer's */
 };
 

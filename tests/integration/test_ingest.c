@@ -116,15 +116,20 @@ static const char *json_str(const struct thttp_resp *r, const char *key,
 	return out;
 }
 
+/* The answer is status with exactly {"error": code, "message": text}. */
 static void expect_error(const struct thttp_resp *r, long status,
                          const char *code)
 {
-	char got[64];
+	json_t *j = thttp_json(r);
+	const char *message = json_string_value(json_object_get(j, "message"));
 
 	cr_expect_eq(r->status, status, "want %ld, got %ld: %s", status,
 	             r->status, r->body);
-	cr_expect_str_eq(json_str(r, "error", got, sizeof(got)), code, "%s",
-	                 r->body);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "error")), code,
+	                 "%s", r->body);
+	cr_expect(message != NULL && message[0] != '\0', "%s", r->body);
+	cr_expect_eq(json_object_size(j), 2, "%s", r->body);
+	json_decref(j);
 }
 
 Test(ingest, signed_event_is_committed_before_the_answer)
@@ -229,6 +234,26 @@ Test(ingest, every_refusal_is_json_and_stores_nothing)
 	     "{}", &r);
 	expect_error(&r, 401, "unauthorized");
 	thttp_free(&r);
+	/* Credentials missing altogether. */
+	post("/hooks/alertmanager", json, "{}", &r);
+	expect_error(&r, 401, "unauthorized");
+	thttp_free(&r);
+	post("/hooks/generic/bearer",
+	     (const char *[]){ "Content-Type: application/json", "X-Event: E",
+	                       NULL },
+	     "{}", &r);
+	expect_error(&r, 401, "unauthorized");
+	thttp_free(&r);
+	post("/hooks/generic/ci", json, "{\"type\": \"X\"}", &r);
+	expect_error(&r, 401, "unauthorized");
+	thttp_free(&r);
+	post("/hooks/generic/ci",
+	     (const char *[]){ "Content-Type: application/json",
+	                       "webhook-id: msg_1", "webhook-timestamp: 1",
+	                       NULL },
+	     "{\"type\": \"X\"}", &r);
+	expect_error(&r, 401, "unauthorized");
+	thttp_free(&r);
 	post("/hooks/generic/nosuch", json, "{}", &r);
 	expect_error(&r, 404, "not_found");
 	thttp_free(&r);
@@ -260,6 +285,12 @@ Test(ingest, every_refusal_is_json_and_stores_nothing)
 	cr_expect_eq(rows(""), 0);
 	cr_expect(therald_wait_log(&h, "status=413", 2000));
 	log = therald_log(&h);
+	/* One line per refusal, with the peer and the reason. */
+	cr_expect_not_null(strstr(log, "status=401 "), "%s", log);
+	cr_expect_not_null(strstr(log, "peer=127.0.0.1"), "%s", log);
+	cr_expect_not_null(strstr(log, "reason=\"missing or wrong bearer "
+	                               "token\""),
+	                   "%s", log);
 	cr_expect_null(strstr(log, "am-secret-token"));
 	cr_expect_null(strstr(log, "unknown-token-123"), "%s", log);
 	cr_expect_not_null(strstr(log, "path=/hooks/abacus/ "), "%s", log);

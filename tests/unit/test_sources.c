@@ -190,10 +190,26 @@ Test(sources, alertmanager_auth)
 	done(&q);
 }
 
+/* A notification of one alert with the given JSON fields. */
+#define ALERT(status, starts, labels)                                          \
+	"{\"alerts\": [{\"status\": " status ", \"startsAt\": " starts         \
+	", \"labels\": " labels ", \"fingerprint\": \"f1\"}]}"
+
 Test(sources, alertmanager_refuses_what_is_not_a_notification)
 {
-	const char *bad[] = { "[]", "{\"alerts\": []}", "{\"alerts\": [1]}",
-		              "{\"alerts\": [{\"status\": \"firing\"}]}" };
+	const char *bad[] = {
+		"[]",
+		"{\"alerts\": []}",
+		"{\"alerts\": [1]}",
+		"{\"alerts\": [{\"status\": \"firing\"}]}",
+		ALERT("\"foo\"", "\"2026-01-01T00:00:00Z\"", "{}"),
+		ALERT("\"firing\"", "\"yesterday\"", "{}"),
+		ALERT("\"firing\"", "\"2026-01-01 00:00:00Z\"", "{}"),
+		ALERT("\"firing\"", "\"2026-01-01T00:00:00\"", "{}"),
+		ALERT("\"firing\"", "\"2026-01-01T00:00:00Z\"", "\"x\""),
+		"{\"alerts\": [{\"status\": \"firing\", \"labels\": {},"
+		" \"startsAt\": \"2026-01-01T00:00:00Z\"}]}",
+	};
 	struct req q;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -203,6 +219,44 @@ Test(sources, alertmanager_refuses_what_is_not_a_notification)
 		cr_expect_eq(q.res.status, 400, "%s", bad[i]);
 		done(&q);
 	}
+}
+
+Test(sources, alertmanager_times_with_fractions_and_offsets)
+{
+	const char *good[] = {
+		ALERT("\"firing\"", "\"2026-01-01T00:00:00.123456789Z\"", "{}"),
+		ALERT("\"resolved\"", "\"2026-01-01T02:00:00+02:00\"", "{}"),
+	};
+	struct req q;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		make(&q, JSON_HEAD "\r\nAuthorization: Bearer am-token",
+		     good[i]);
+		cr_expect(alertmanager_events(&q.rq, &q.res), "%s: %s", good[i],
+		          q.res.message);
+		done(&q);
+	}
+}
+
+Test(sources, alertmanager_labels_are_cut_between_characters)
+{
+	/* 255 ASCII bytes, then a two-byte character that would end past
+	 * the 256-byte limit. */
+	char body[1024], dep[300];
+	struct req q;
+
+	memset(dep, 'a', 255);
+	memcpy(dep + 255, "\xc3\xa9", 3);
+	snprintf(body, sizeof(body),
+	         "{\"alerts\": [{\"status\": \"firing\","
+	         " \"startsAt\": \"2026-01-01T00:00:00Z\","
+	         " \"labels\": {\"deployment\": \"%s\"},"
+	         " \"fingerprint\": \"f1\"}]}",
+	         dep);
+	make(&q, JSON_HEAD "\r\nAuthorization: Bearer am-token", body);
+	cr_assert(alertmanager_events(&q.rq, &q.res), "%s", q.res.message);
+	cr_expect_eq(strlen(q.res.events[0].deployment_id), 255);
+	done(&q);
 }
 
 static char *signed_head(const char *body, int64_t ts, const char *extra)
@@ -268,7 +322,7 @@ Test(sources, generic_refusals)
 	cr_expect_not(
 	    generic_events(config_generic_source(cfg, "ci"), &q.rq, &q.res));
 	cr_expect_eq(q.res.status, 422, "%s", q.res.message);
-	cr_expect_str_eq(q.res.message, "no event type (a string of at most "
+	cr_expect_str_eq(q.res.message, "no event type (text of at most "
 	                                "256 bytes) at /kind/name");
 	done(&q);
 
@@ -293,6 +347,25 @@ Test(sources, generic_bearer_and_idempotency_key)
 	    "%s", q.res.message);
 	cr_expect_str_eq(q.res.events[0].event_type, "7");
 	cr_expect_str_eq(q.res.events[0].idempotency_key, "run-42");
+	done(&q);
+	/* A signed webhook-id wins over a key a replay could add. */
+	make(&q,
+	     JSON_HEAD "\r\nAuthorization: Bearer t2\r\n"
+	               "Idempotency-Key: run-43\r\nwebhook-id: msg_9",
+	     "{\"type\": 7}");
+	cr_assert(
+	    generic_events(config_generic_source(cfg, "tok"), &q.rq, &q.res),
+	    "%s", q.res.message);
+	cr_expect_str_eq(q.res.events[0].idempotency_key, "msg_9");
+	done(&q);
+	make(&q,
+	     JSON_HEAD "\r\nAuthorization: Bearer t2\r\n"
+	               "Idempotency-Key: \xff\xfe",
+	     "{\"type\": 7}");
+	cr_expect_not(
+	    generic_events(config_generic_source(cfg, "tok"), &q.rq, &q.res));
+	cr_expect_eq(q.res.status, 400);
+	cr_expect_str_eq(q.res.code, "bad_idempotency_key");
 	done(&q);
 	make(&q, JSON_HEAD "\r\nAuthorization: Bearer t3", "{\"type\": 7}");
 	cr_expect_not(

@@ -29,6 +29,7 @@
 #include "util/deadline.h"
 
 #define DRAIN_POLL_MS    20
+#define FLUSH_MS         1000
 #define SELF_SIGNED_DAYS 825
 
 struct serve {
@@ -114,7 +115,7 @@ static void reload(struct serve *s)
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve *s = arg;
-	int64_t left = http_server_in_flight(s->http);
+	int64_t left = http_server_unfinished(s->http);
 	struct timeval tv = { 0, DRAIN_POLL_MS * 1000 };
 
 	(void)fd, (void)what;
@@ -126,6 +127,18 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evtimer_add(s->drain_timer, &tv);
+}
+
+/* Answers the writer gave its last jobs after the loop ended are written
+ * out before the connections close, for a short while at most. */
+static void flush_answers(struct serve *s)
+{
+	if (s->http == NULL || s->drain_timer == NULL ||
+	    http_server_unfinished(s->http) == 0)
+		return;
+	s->drain_deadline = deadline_after(CLOCK_MONOTONIC, FLUSH_MS);
+	on_drain_tick(-1, 0, s);
+	event_base_dispatch(s->base);
 }
 
 static void start_drain(struct serve *s, const char *why)
@@ -311,6 +324,7 @@ static bool start_writer(struct serve *s, char *err, size_t size)
 		.base = s->base,
 		.queue_events = (size_t)s->cfg->ingest.queue_size,
 		.batch_max = (size_t)s->cfg->ingest.batch_max,
+		.query_timeout_ms = s->cfg->database.query_timeout_ms,
 		.batch_size = metrics_batch_size(s->metrics),
 		.commit_seconds = metrics_commit_seconds(s->metrics),
 	};
@@ -371,6 +385,7 @@ static void stop(struct serve *s)
 	dispatcher_stop(s->dispatcher);
 	/* The writer answers its last jobs through the server. */
 	writer_stop(s->writer);
+	flush_answers(s);
 	http_server_free(s->http);
 	for (size_t i = 0; i < 3; i++) {
 		if (s->signals[i] != NULL)

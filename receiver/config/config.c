@@ -124,6 +124,9 @@ static const struct cfg_option database_options[] = {
 	{ "connect_timeout", CFG_DURATION,
 	  OPT(struct config_database, connect_timeout_ms), .def = "5s",
 	  .min = 1000, .max = 600000 },
+	{ "query_timeout", CFG_DURATION,
+	  OPT(struct config_database, query_timeout_ms), .def = "30s",
+	  .min = 1000, .max = 3600000, .restart = true },
 	{ "migrate_on_start", CFG_BOOL,
 	  OPT(struct config_database, migrate_on_start), .def = "true",
 	  .restart = true },
@@ -143,14 +146,10 @@ static bool database_validate(struct cfg_ctx *ctx, void *obj,
 		return true;
 	opts = PQconninfoParse(db->url, &err);
 	if (opts == NULL) {
-		/* libpq's message ends with a newline; the value may hold a
-		 * password, so it is not repeated. */
-		size_t n = err ? strcspn(err, "\n") : 0;
-
+		/* libpq's reason quotes the part it could not read, which
+		 * may be the password, so it is not passed on. */
 		cfg_error_at(ctx, w, "url",
-		             "not a valid connection string: "
-		             "%.*s",
-		             (int)n, err ? err : "out of memory");
+		             "not a valid connection string or URI");
 		PQfreemem(err);
 		return false;
 	}

@@ -52,6 +52,7 @@ struct config_database {
 	const char *url; /* libpq URI or key=value; NULL: embedded cluster */
 	const char *password;
 	int64_t connect_timeout_ms;
+	int64_t query_timeout_ms; /* the writer's wait for one answer */
 	bool migrate_on_start;
 	struct config_embedded embedded;
 };

@@ -811,7 +811,8 @@ void http_server_stop_accepting(struct http_server *srv)
 
 	srv->accepting = false;
 	if (srv->listener != NULL)
-		evconnlistener_disable(srv->listener);
+		evconnlistener_free(srv->listener);
+	srv->listener = NULL;
 	while (c != NULL) {
 		struct http_conn *next = c->next;
 
@@ -824,6 +825,15 @@ void http_server_stop_accepting(struct http_server *srv)
 int64_t http_server_in_flight(const struct http_server *srv)
 {
 	return srv->in_flight;
+}
+
+int64_t http_server_unfinished(const struct http_server *srv)
+{
+	int64_t n = srv->in_flight;
+
+	for (const struct http_conn *c = srv->conns_head; c; c = c->next)
+		n += c->state == CONN_WRITING;
+	return n;
 }
 
 int64_t http_server_connections(const struct http_server *srv)

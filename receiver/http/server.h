@@ -88,12 +88,17 @@ void http_server_set_observer(struct http_server *srv, http_observer fn,
 void http_server_reload(struct http_server *srv, struct config *cfg,
                         SSL_CTX *tls);
 
-/* Stop accepting and close idle connections; requests in flight still
- * get their answers, with Connection: close. */
+/* Close the listening socket, so new connections are refused, and close
+ * idle connections; requests in flight still get their answers, with
+ * Connection: close. */
 void http_server_stop_accepting(struct http_server *srv);
 
 /* Requests whose head has arrived and that have no answer yet. */
 int64_t http_server_in_flight(const struct http_server *srv);
+
+/* Requests in flight plus answers not yet written out: what a stop
+ * waits for. */
+int64_t http_server_unfinished(const struct http_server *srv);
 
 /* Open connections. */
 int64_t http_server_connections(const struct http_server *srv);

@@ -40,12 +40,26 @@ static void on_notice(void *arg, const PGresult *res)
 PGconn *db_connect(const struct db_target *t, char *err, size_t size)
 {
 	char timeout[24];
-	const char *keys[] = { "dbname", "password", "connect_timeout",
-		               "application_name", NULL };
-	const char *values[] = { t->conninfo, t->password, timeout,
-		                 t->application_name ? t->application_name
-		                                     : "herald",
-		                 NULL };
+	/* Keepalives find a peer that vanished (a host down, a network
+	 * cut) while a connection idles; libpq's default is the kernel's,
+	 * two hours. They come first, so that a connection string that
+	 * sets its own wins. */
+	const char *keys[] = {
+		"keepalives",       "keepalives_idle",  "keepalives_interval",
+		"keepalives_count", "dbname",           "password",
+		"connect_timeout",  "application_name", NULL
+	};
+	const char *values[] = {
+		"1",
+		"30",
+		"10",
+		"3",
+		t->conninfo,
+		t->password,
+		timeout,
+		t->application_name ? t->application_name : "herald",
+		NULL
+	};
 	long secs = (long)((t->connect_timeout_ms + 999) / 1000);
 	PGconn *conn;
 

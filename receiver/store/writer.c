@@ -3,6 +3,12 @@
  * whole front of it at once, so the lock is held for pointer moves only.
  * Finished jobs go on a second list and a libevent event wakes the ingest
  * loop to answer them.
+ *
+ * libpq's calls wait for ever on a server that stopped answering. While
+ * the writer waits on its connection it leaves the socket and a deadline
+ * under the lock; a timer on the ingest loop shuts the socket down once
+ * the deadline passes, so the call returns with a broken connection and
+ * the usual reconnect takes over.
  */
 #include "store/writer.h"
 
@@ -10,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "config/config.h"
@@ -22,6 +29,7 @@
 #define BACKOFF_MIN_MS  250
 #define BACKOFF_MAX_MS  5000
 #define HEALTH_EVERY_MS 5000
+#define WATCH_EVERY_MS  250
 #define RETRIES         3
 
 struct job_list {
@@ -54,7 +62,11 @@ struct writer {
 	struct histogram *batch_size;
 	struct histogram *commit_seconds;
 
-	struct event *wake; /* on the ingest loop */
+	struct event *wake;  /* on the ingest loop */
+	struct event *watch; /* on the ingest loop */
+	int64_t query_timeout_ms;
+	int waiting_fd; /* -1 unless the writer waits on the database */
+	struct timespec waiting_until;
 };
 
 static void list_push(struct job_list *l, struct writer_job *j)
@@ -214,6 +226,44 @@ enum writer_submit writer_submit(struct writer *w, struct writer_job *job)
 
 /* The connection */
 
+/* Mark the start and the end of a wait on the database. */
+static void wait_begin(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->waiting_fd = PQsocket(w->conn);
+	w->waiting_until = deadline_after(CLOCK_MONOTONIC, w->query_timeout_ms);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void wait_end(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->waiting_fd = -1;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* On the ingest loop. The socket stays open until the writer itself
+ * closes it after wait_end, so the descriptor cannot be another's. */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct writer *w = arg;
+	bool overdue;
+
+	(void)fd, (void)what;
+	pthread_mutex_lock(&w->mu);
+	overdue = w->waiting_fd >= 0 &&
+	          deadline_passed(CLOCK_MONOTONIC, &w->waiting_until);
+	if (overdue) {
+		shutdown(w->waiting_fd, SHUT_RDWR);
+		w->waiting_fd = -1;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (overdue)
+		log_error("database did not answer in time; dropping the "
+		          "connection",
+		          LOG_I("timeout_ms", w->query_timeout_ms));
+}
+
 static void disconnect(struct writer *w)
 {
 	PQfinish(w->conn);
@@ -224,7 +274,8 @@ static void disconnect(struct writer *w)
  * readiness. */
 static bool check_database(struct writer *w)
 {
-	char err[512], reason[600];
+	char err[512], why[512], reason[600];
+	bool current, prepared;
 
 	if (w->conn != NULL && PQstatus(w->conn) != CONNECTION_OK)
 		disconnect(w);
@@ -238,16 +289,20 @@ static bool check_database(struct writer *w)
 		set_status(w, false, reason);
 		return false;
 	}
-	if (!migrate_is_current(w->conn, migrate_embedded,
-	                        migrate_embedded_count, err, sizeof(err))) {
+	wait_begin(w);
+	current = migrate_is_current(w->conn, migrate_embedded,
+	                             migrate_embedded_count, err, sizeof(err));
+	/* Statements are prepared once the tables they name exist. */
+	prepared = !current || w->prepared ||
+	           batch_prepare(w->conn, why, sizeof(why)) == BATCH_OK;
+	wait_end(w);
+	if (!current) {
 		snprintf(reason, sizeof(reason), "schema not current: %s", err);
 		set_status(w, false, reason);
 		return false;
 	}
-	/* Statements are prepared once the tables they name exist. */
-	if (!w->prepared &&
-	    batch_prepare(w->conn, err, sizeof(err)) != BATCH_OK) {
-		snprintf(reason, sizeof(reason), "cannot prepare: %s", err);
+	if (!prepared) {
+		snprintf(reason, sizeof(reason), "cannot prepare: %s", why);
 		set_status(w, false, reason);
 		disconnect(w);
 		return false;
@@ -322,11 +377,13 @@ static enum batch_status store_jobs(struct writer *w, struct writer_job *jobs,
 	cfg = current_config(w);
 	/* A retry writes the batch again, so only one whose rows were not
 	 * committed may have one. */
+	wait_begin(w);
 	for (int tries = 0;
 	     st == BATCH_RETRY && tries < RETRIES && !any_stored(w->events, n);
 	     tries++)
 		st = batch_store(w->conn, &w->scratch, cfg, w->events, n, err,
 		                 size);
+	wait_end(w);
 	config_unref(cfg);
 	if (st == BATCH_OK && w->batch_size != NULL) {
 		histogram_observe(w->batch_size, (double)n);
@@ -462,6 +519,7 @@ static void *writer_main(void *arg)
 struct writer *writer_start(const struct writer_options *opt, char *err,
                             size_t size)
 {
+	static const struct timeval watch_every = { 0, WATCH_EVERY_MS * 1000 };
 	struct writer *w = calloc(1, sizeof(*w));
 
 	if (w == NULL) {
@@ -477,13 +535,19 @@ struct writer *writer_start(const struct writer_options *opt, char *err,
 	w->batch_size = opt->batch_size;
 	w->commit_seconds = opt->commit_seconds;
 	w->backoff_ms = BACKOFF_MIN_MS;
+	w->query_timeout_ms = opt->query_timeout_ms;
+	w->waiting_fd = -1;
 	snprintf(w->reason, sizeof(w->reason), "starting");
 	w->wake = event_new(opt->base, -1, 0, on_wake, w);
-	if (w->wake == NULL ||
+	w->watch = event_new(opt->base, -1, EV_PERSIST, on_watch, w);
+	if (w->wake == NULL || w->watch == NULL ||
+	    event_add(w->watch, &watch_every) != 0 ||
 	    pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		snprintf(err, size, "cannot start the writer thread");
 		if (w->wake != NULL)
 			event_free(w->wake);
+		if (w->watch != NULL)
+			event_free(w->watch);
 		free(w);
 		return NULL;
 	}
@@ -501,6 +565,7 @@ void writer_stop(struct writer *w)
 	pthread_join(w->thread, NULL);
 	run_done(w);
 	event_free(w->wake);
+	event_free(w->watch);
 	batch_scratch_free(&w->scratch);
 	free(w->events);
 	config_unref(w->cfg);

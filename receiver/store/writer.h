@@ -41,6 +41,7 @@ struct writer_options {
 	struct event_base *base;        /* where done callbacks run */
 	size_t queue_events;            /* events waiting, at most */
 	size_t batch_max;               /* events per transaction */
+	int64_t query_timeout_ms;       /* then the connection is dropped */
 	struct histogram *batch_size;   /* observed per batch; may be NULL */
 	struct histogram *commit_seconds;
 };

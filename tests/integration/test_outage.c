@@ -5,6 +5,7 @@
  * back, without a restart. Uses a private cluster, since it stops it.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -189,5 +190,122 @@ Test(outage, only_503_while_down_and_nothing_lost, .timeout = 300)
 	free(db);
 	free(config);
 	free(l.acked);
+	tpg_cluster_destroy(&pg);
+}
+
+/* Send sig to the cluster's postmaster and every process it started. */
+static void signal_cluster(const struct tpg_cluster *pg, int sig)
+{
+	char *pidfile = tfmt("%s/data/postmaster.pid", pg->dir);
+	char *text = tread(pidfile);
+	long postmaster = text ? strtol(text, NULL, 10) : 0;
+	DIR *proc = opendir("/proc");
+	struct dirent *d;
+
+	cr_assert(postmaster > 0, "no postmaster.pid in %s", pg->dir);
+	kill((pid_t)postmaster, sig);
+	while (proc != NULL && (d = readdir(proc)) != NULL) {
+		char *stat = tfmt("/proc/%s/stat", d->d_name);
+		char *line = tread(stat);
+		const char *close_paren = line ? strrchr(line, ')') : NULL;
+		long ppid = 0;
+
+		/* "pid (comm) state ppid ...": comm may hold spaces. */
+		if (close_paren != NULL)
+			sscanf(close_paren + 1, " %*c %ld", &ppid);
+		if (ppid == postmaster)
+			kill((pid_t)strtol(d->d_name, NULL, 10), sig);
+		free(line);
+		free(stat);
+	}
+	if (proc != NULL)
+		closedir(proc);
+	free(text);
+	free(pidfile);
+}
+
+/* POST one signed event; returns the status, 0 for no answer (30 s). */
+static long post_event(struct therald *h, const char *id)
+{
+	struct sig_secret s;
+	char sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
+	const char *body = "{\"type\": \"HUNG\"}";
+	char *url = tfmt("%s/hooks/generic/ci", h->url);
+	long long ts = (long long)time(NULL);
+	struct thttp_resp r;
+	long status;
+
+	cr_assert(sig_secret_parse(SECRET, &s));
+	sig_sign(&s, id, ts, body, strlen(body), sig);
+	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
+	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
+	thttp("POST", url, h->ca,
+	      (const char *[]){ "Content-Type: application/json", hid, hts,
+	                        hsig, NULL },
+	      body, strlen(body), &r);
+	status = r.status;
+	thttp_free(&r);
+	free(url);
+	return status;
+}
+
+/* A database that stops answering (its processes stopped, the
+ * connection still open) is given up after database.query_timeout: the
+ * waiting request gets 503 instead of waiting for ever, /readyz says
+ * why, and events are taken again once the database answers. */
+Test(outage, a_database_that_stops_answering_is_given_up, .timeout = 120)
+{
+	struct tpg_cluster pg = { 0 };
+	struct therald h;
+	struct thttp_resp r;
+	char *config, *db, *url;
+	double sent, waited;
+	long status = 0;
+
+	tpg_cluster_start(&pg);
+	therald_init(&h);
+	db = tfmt("%s", pg.conninfo);
+	tpg_drop_db(h.db);
+	free(h.db);
+	h.db = db;
+	config = tfmt("{" THERALD_STATE_TLS "," THERALD_LISTEN ","
+	              " \"database\": {\"url\": \"%s\","
+	              "  \"connect_timeout\": \"2s\","
+	              "  \"query_timeout\": \"2s\"},"
+	              " \"sources\": {\"generic\": {\"ci\": {"
+	              "  \"secrets\": [\"" SECRET "\"],"
+	              "  \"event_type\": {\"pointer\": \"/type\"}}}}}",
+	              pg.conninfo);
+	therald_start(&h, config, NULL);
+	cr_assert_eq(post_event(&h, "hung-0"), 202);
+
+	signal_cluster(&pg, SIGSTOP);
+	sent = now_s();
+	status = post_event(&h, "hung-1");
+	waited = now_s() - sent;
+	cr_expect_eq(status, 503, "answered %ld after %.1f s", status, waited);
+	cr_expect_lt(waited, 20.0, "answered after %.1f s", waited);
+	cr_expect(
+	    therald_wait_log(&h, "database did not answer in time", 5000));
+	url = tfmt("%s/readyz", h.url);
+	thttp("GET", url, h.ca, NULL, NULL, 0, &r);
+	cr_expect_eq(r.status, 503, "%s", r.body ? r.body : r.error);
+	thttp_free(&r);
+	free(url);
+
+	signal_cluster(&pg, SIGCONT);
+	for (int i = 0; i < 300 && status != 202; i++) {
+		status = post_event(&h, "hung-2");
+		if (status != 202)
+			tsleep_ms(100);
+	}
+	cr_expect_eq(status, 202, "no 2xx once the database answered");
+
+	therald_stop(&h, SIGTERM);
+	h.db = NULL;
+	therald_cleanup(&h);
+	free(db);
+	free(config);
 	tpg_cluster_destroy(&pg);
 }

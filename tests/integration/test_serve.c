@@ -364,6 +364,7 @@ Test(serve, stop_lets_in_flight_requests_finish)
 {
 	struct ttls t;
 	char *resp;
+	int fd;
 
 	therald_start(&h, "{" THERALD_BASE "}", NULL);
 	cr_assert(ttls_open(&t, h.port, h.ca, 0));
@@ -372,6 +373,11 @@ Test(serve, stop_lets_in_flight_requests_finish)
 	tsleep_ms(200);
 	kill(h.pid, SIGTERM);
 	cr_assert(therald_wait_log(&h, "msg=stopping", 5000));
+	/* Draining: the port no longer takes connections. */
+	fd = ttcp_open(h.port);
+	cr_expect_lt(fd, 0, "a new connection was accepted while stopping");
+	if (fd >= 0)
+		close(fd);
 	ttls_puts(&t, "67890");
 	resp = ttls_read_response(&t, 5000);
 	cr_assert_not_null(resp);

@@ -23,6 +23,8 @@
 
 static atomic_int log_threshold = LOG_INFO;
 static atomic_int log_fmt = LOG_FORMAT_KV;
+static atomic_bool log_level_pinned;
+static atomic_bool log_format_pinned;
 static atomic_int log_fd = STDERR_FILENO;
 
 static const char *const log_level_names[] = {
@@ -48,9 +50,18 @@ void log_setup(enum log_level level, enum log_format format)
 	atomic_store(&log_fmt, (int)format);
 }
 
-void log_set_level(enum log_level level)
+void log_pin(bool level, bool format)
 {
-	atomic_store(&log_threshold, (int)level);
+	atomic_store(&log_level_pinned, level);
+	atomic_store(&log_format_pinned, format);
+}
+
+void log_configure(enum log_level level, enum log_format format)
+{
+	if (!atomic_load(&log_level_pinned))
+		atomic_store(&log_threshold, (int)level);
+	if (!atomic_load(&log_format_pinned))
+		atomic_store(&log_fmt, (int)format);
 }
 
 void log_set_fd(int fd)

@@ -74,7 +74,13 @@ struct log_kv {
 
 /* Set the threshold and format; safe to call from any thread. */
 void log_setup(enum log_level level, enum log_format format);
-void log_set_level(enum log_level level);
+
+/* The command line set the level, the format, or both: a configuration
+ * loaded later (a reload) no longer changes them. */
+void log_pin(bool level, bool format);
+
+/* What a configuration says, for what the command line left alone. */
+void log_configure(enum log_level level, enum log_format format);
 
 /* Write records to fd instead of stderr (tests capture the log this way). */
 void log_set_fd(int fd);

@@ -104,7 +104,8 @@ static void reload(struct serve *s)
 	writer_set_config(s->writer, cfg);
 	dispatcher_reload(s->dispatcher, cfg);
 	abacus_reload(s->abacus, cfg);
-	log_set_level((enum log_level)cfg->log.level);
+	log_configure((enum log_level)cfg->log.level,
+	              (enum log_format)cfg->log.format);
 	config_unref(s->cfg);
 	s->cfg = cfg;
 	log_info("configuration reloaded", LOG_S("path", cfg->path));

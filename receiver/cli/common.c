@@ -63,5 +63,6 @@ struct config *cli_common_setup(const struct cli_common *o)
 	if (!o->log_level)
 		level = (enum log_level)cfg->log.level;
 	log_setup(level, format);
+	log_pin(o->log_level != NULL, o->log_format != NULL);
 	return cfg;
 }

@@ -195,6 +195,23 @@ static void consider(const char *key, const char *name, const char **best,
 	}
 }
 
+/* The one option the key is the start of, up to an underscore ("cert"
+ * for "cert_file"), or NULL. */
+static const char *prefix_option(const struct cfg_section *sec, const char *key)
+{
+	size_t n = strlen(key);
+	const char *found = NULL;
+
+	for (const struct cfg_option *o = sec->options; o->name; o++) {
+		if (strncmp(o->name, key, n) != 0 || o->name[n] != '_')
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = o->name;
+	}
+	return found;
+}
+
 static const char *closest_option(const struct cfg_section *sec,
                                   const char *key)
 {
@@ -216,7 +233,19 @@ static const char *closest_option(const struct cfg_section *sec,
 	}
 	if (limit < 2)
 		limit = 2;
-	return dist <= limit ? best : NULL;
+	return dist <= limit ? best : prefix_option(sec, key);
+}
+
+/* The key names of a section, for an unknown key with no near miss. */
+static void known_options(const struct cfg_section *sec, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (const struct cfg_option *o = sec->options; o->name && n < size;
+	     o++)
+		n += (size_t)snprintf(out + n, size - n, "%s%s", n ? ", " : "",
+		                      o->name);
 }
 
 /* Units */
@@ -595,15 +624,18 @@ static void error_unknown_key(struct cfg_ctx *ctx,
 {
 	const char *hint = closest_option(sec, key);
 	struct cfg_where at;
+	char known[512];
 
 	/* Positioned at the key, named by the object that holds it. */
 	cfg_where_child(&at, w, key, false);
 	memcpy(at.name, w->name, sizeof(at.name));
-	if (hint != NULL)
+	if (hint != NULL) {
 		error_key(ctx, &at, "unknown key \"%s\"; did you mean \"%s\"?",
 		          key, hint);
-	else
-		error_key(ctx, &at, "unknown key \"%s\"", key);
+		return;
+	}
+	known_options(sec, known, sizeof(known));
+	error_key(ctx, &at, "unknown key \"%s\"; known keys: %s", key, known);
 }
 
 static bool check_keys(struct cfg_ctx *ctx, const struct cfg_section *sec,

@@ -107,6 +107,22 @@ Test(log, level_filters_records)
 	free(out);
 }
 
+Test(log, command_line_choices_outlast_a_reload)
+{
+	char *out;
+
+	log_setup(LOG_WARN, LOG_FORMAT_KV);
+	log_pin(true, false);
+	log_configure(LOG_DEBUG, LOG_FORMAT_JSON);
+	log_info("hidden");
+	log_error("shown");
+	out = captured();
+	cr_expect_null(strstr(out, "hidden"), "%s", out);
+	cr_expect_not_null(strstr(out, "\"msg\":\"shown\""), "%s", out);
+	free(out);
+	log_pin(false, false);
+}
+
 Test(log, errno_survives)
 {
 	log_setup(LOG_INFO, LOG_FORMAT_KV);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -205,6 +206,51 @@ static bool choose_user(struct embedded *e, const struct config *cfg, char *err,
 	return true;
 }
 
+static void embedded_release(struct embedded *e)
+{
+	if (e->lock_fd >= 0)
+		close(e->lock_fd);
+	e->lock_fd = -1;
+}
+
+/*
+ * Whether the PostgreSQL user can reach the cluster's folder: a state
+ * folder inside a home folder closed to others (/root) is the usual
+ * trap, and initdb's own message would not say which folder is closed.
+ */
+static bool reachable(struct embedded *e, const struct config *cfg, char *err,
+                      size_t size)
+{
+	int status = 0;
+	pid_t pid;
+
+	if (!e->as_other_user)
+		return true;
+	pid = fork();
+	if (pid < 0)
+		return true; /* initdb will say */
+	if (pid == 0) {
+		bool ok = setgroups(0, NULL) == 0 && setgid(e->gid) == 0 &&
+		          setuid(e->uid) == 0 &&
+		          access(e->socket_dir, X_OK) == 0;
+
+		_exit(ok ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return true; /* initdb will say */
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	snprintf(err, size,
+	         "PostgreSQL runs as \"%s\" (database.embedded.user), who "
+	         "cannot reach %s: a folder above it is closed to that user; "
+	         "choose a state_dir it can reach (for example "
+	         "/var/lib/herald) or set database.url",
+	         cfg->database.embedded.user, cfg->state_dir);
+	return false;
+}
+
 static bool make_dirs(struct embedded *e, char *err, size_t size)
 {
 	char pg[PATH_MAX];
@@ -299,6 +345,26 @@ static bool init_cluster(struct embedded *e, char *err, size_t size)
 	return include_conf(e, err, size);
 }
 
+/* Take the owner's lock if no live process holds it. */
+static bool take_ownership(struct embedded *e, char *err, size_t size)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%.*s/owner.lock",
+	         (int)(strlen(e->data_dir) - 5), e->data_dir);
+	e->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (e->lock_fd < 0) {
+		snprintf(err, size, "cannot open %s: %s", path,
+		         strerror(errno));
+		return false;
+	}
+	if (flock(e->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return true;
+	close(e->lock_fd);
+	e->lock_fd = -1;
+	return true;
+}
+
 static bool start_cluster(struct embedded *e, char *err, size_t size)
 {
 	const char *const status[] = { "status", "-D", e->data_dir, NULL };
@@ -306,10 +372,22 @@ static bool start_cluster(struct embedded *e, char *err, size_t size)
 		                      e->log_file, "-w", "-t",        "60",
 		                      "-s",        NULL };
 
+	if (!take_ownership(e, err, size))
+		return false;
 	if (run_tool(e, "pg_ctl", status) == 0) {
+		/* Running with the lock free: its starter is gone. */
+		e->started = e->lock_fd >= 0;
 		log_info("embedded PostgreSQL already running",
-		         LOG_S("data_dir", e->data_dir));
+		         LOG_S("data_dir", e->data_dir),
+		         LOG_B("ours_to_stop", e->started));
 		return true;
+	}
+	if (e->lock_fd < 0) {
+		snprintf(err, size,
+		         "another herald holds %s but its PostgreSQL is not "
+		         "running; stop that herald first",
+		         e->data_dir);
+		return false;
 	}
 	if (!write_conf(e, err, size))
 		return false;
@@ -350,6 +428,7 @@ bool embedded_start(struct embedded *e, const struct config *cfg, char *err,
                     size_t size)
 {
 	memset(e, 0, sizeof(*e));
+	e->lock_fd = -1;
 	if (!find_bin_dir(e, cfg)) {
 		snprintf(err, size,
 		         "no PostgreSQL server programs found (initdb); "
@@ -357,9 +436,11 @@ bool embedded_start(struct embedded *e, const struct config *cfg, char *err,
 		return false;
 	}
 	if (!set_paths(e, cfg, err, size) || !choose_user(e, cfg, err, size) ||
-	    !make_dirs(e, err, size) || !init_cluster(e, err, size) ||
-	    !start_cluster(e, err, size))
+	    !make_dirs(e, err, size) || !reachable(e, cfg, err, size) ||
+	    !init_cluster(e, err, size) || !start_cluster(e, err, size)) {
+		embedded_release(e);
 		return false;
+	}
 	if (!create_database(e, err, size)) {
 		embedded_stop(e);
 		return false;
@@ -372,12 +453,11 @@ void embedded_stop(struct embedded *e)
 	const char *const stop[] = { "stop", "-D", e->data_dir, "-m",
 		                     "fast", "-w", "-s",        NULL };
 
-	if (!e->started)
-		return;
-	if (run_tool(e, "pg_ctl", stop) != 0)
+	if (e->started && run_tool(e, "pg_ctl", stop) != 0)
 		log_warn("embedded PostgreSQL did not stop cleanly",
 		         LOG_S("log", e->log_file));
-	else
+	else if (e->started)
 		log_info("embedded PostgreSQL stopped");
 	e->started = false;
+	embedded_release(e);
 }

@@ -5,7 +5,13 @@
  * and is stopped again by whoever started it.
  *
  * PostgreSQL refuses to run as root, so when Herald runs as root the
- * cluster runs as database.embedded.user ("postgres" by default).
+ * cluster runs as database.embedded.user ("postgres" by default), who
+ * must be able to reach the state folder.
+ *
+ * The process that starts the cluster holds a lock on a file beside it
+ * for as long as it runs. A later process that finds the cluster running
+ * and the lock free knows its starter died without stopping it, takes
+ * the lock and stops the cluster when it stops itself.
  */
 #ifndef HERALD_STORE_EMBEDDED_H
 #define HERALD_STORE_EMBEDDED_H
@@ -24,6 +30,7 @@ struct embedded {
 	char log_file[PATH_MAX];
 	char conninfo[PATH_MAX + 64];
 	bool started; /* by us, so ours to stop */
+	int lock_fd;  /* held while the cluster is ours; -1 if not */
 	bool as_other_user;
 	uid_t uid;
 	gid_t gid;
@@ -31,8 +38,9 @@ struct embedded {
 
 /*
  * Create the cluster if needed and make sure it runs. If it was already
- * running (another herald process started it) it is used as it is. On
- * failure err says what went wrong and what to do.
+ * running, it is used as it is, and becomes ours to stop when the process
+ * that started it is gone. On failure err says what went wrong and what
+ * to do.
  */
 bool embedded_start(struct embedded *e, const struct config *cfg, char *err,
                     size_t size) __attribute__((warn_unused_result));

@@ -6,8 +6,11 @@
 #include <criterion/criterion.h>
 #include <glob.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "support/tcheck.h"
 #include "support/therald.h"
@@ -83,5 +86,58 @@ Test(embedded, stop_during_start_stops_the_cluster, .timeout = 180)
 	                   log);
 	free(log);
 	free(data);
+	therald_cleanup(&h);
+}
+
+/* A herald killed outright leaves its cluster running; the next one to
+ * start finds it unowned, takes it over and stops it when it stops. */
+Test(embedded, a_cluster_left_by_a_killed_herald_is_taken_over, .timeout = 180)
+{
+	struct therald h;
+	char *data, *log;
+
+	therald_init(&h);
+	data = tfmt("%s/state/pg/data", h.dir);
+	therald_start(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
+	cr_expect_eq(therald_stop(&h, SIGKILL), 128 + SIGKILL);
+	cr_assert(cluster_running(data), "the kill stopped the cluster");
+
+	therald_start(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
+	cr_expect(therald_wait_log(&h, "ours_to_stop=true", 1000));
+	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+	cr_expect_not(cluster_running(data), "cluster left running");
+	log = therald_log(&h);
+	cr_expect_not_null(strstr(log, "embedded PostgreSQL stopped"), "%s",
+	                   log);
+	free(log);
+	free(data);
+	therald_cleanup(&h);
+}
+
+/* As root, the cluster runs as "postgres", who must reach the state
+ * folder: one inside a folder closed to others is refused by name. */
+Test(embedded, a_state_folder_postgres_cannot_reach_is_named, .timeout = 60)
+{
+	struct therald h;
+	char *closed, *log;
+
+	if (geteuid() != 0) {
+		printf("not run: only root hands the cluster to postgres\n");
+		fflush(stdout);
+		cr_skip_test("needs root");
+	}
+	therald_init(&h);
+	closed = tfmt("%s/closed", h.dir);
+	cr_assert(mkdir(closed, 0700) == 0);
+	therald_spawn(&h,
+	              "{\"state_dir\": \"{{dir}}/closed/state\","
+	              " \"tls\": {\"self_signed\": true}," THERALD_LISTEN "}",
+	              NULL);
+	cr_expect_eq(therald_stop(&h, 0), 1);
+	log = therald_log(&h);
+	cr_expect_not_null(strstr(log, "cannot reach"), "%s", log);
+	cr_expect_not_null(strstr(log, "closed/state"), "%s", log);
+	free(log);
+	free(closed);
 	therald_cleanup(&h);
 }

@@ -124,6 +124,10 @@ int cli_migrate(int argc, char **argv)
 		default: fputs(usage, stderr); return CLI_USAGE;
 		}
 	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return CLI_USAGE;
+	}
 	cfg = cli_common_setup(&common);
 	if (cfg == NULL)
 		return CLI_FAILED;

@@ -655,12 +655,9 @@ static bool check_keys(struct cfg_ctx *ctx, const struct cfg_section *sec,
 	return ok;
 }
 
-/*
- * A secret read from NAME_file: the whole file, one trailing newline
- * removed. The path is shown in errors; the contents never are.
- */
-/* Read a secret file into buf (SECRET_FILE_MAX + 1 bytes); trailing line
- * ends removed. The path is shown in errors, the contents never are. */
+/* Read a secret file into buf (SECRET_FILE_MAX + 1 bytes), trailing line
+ * ends (CR and LF) removed: an editor's last newline is not part of the
+ * secret. The path is shown in errors, the contents never are. */
 static bool load_secret_text(struct cfg_ctx *ctx, json_t *v, char *buf,
                              size_t *len, const struct cfg_where *w)
 {

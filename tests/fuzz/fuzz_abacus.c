@@ -1,4 +1,4 @@
-/* The Abacus adapter on arbitrary bodies. */
+/* The Abacus adapter on arbitrary headers and bodies. */
 #include "fuzz_support.h"
 #include "sources/abacus.h"
 

@@ -1,4 +1,4 @@
-/* The Alertmanager adapter on arbitrary bodies. */
+/* The Alertmanager adapter on arbitrary headers and bodies. */
 #include "fuzz_support.h"
 #include "sources/alertmanager.h"
 

@@ -16,13 +16,18 @@
 const struct config *fuzz_config(void);
 
 struct fuzz_request {
-	char head_text[1024];
+	char head_text[2048];
 	struct http_head head;
 	struct source_request rq;
 };
 
-/* Build a request whose body is data and whose extra header lines (each
- * ending in \r\n) are extra. */
+/*
+ * Build a request from fuzzer bytes and fixed extra header lines (each
+ * ending in \r\n). When the bytes start with lines ending in a blank
+ * line (within the first 512 bytes), those lines are more headers
+ * (webhook-id, Idempotency-Key, X-Sev ...) and the rest is the body;
+ * otherwise, or if such headers do not parse, all of it is the body.
+ */
 void fuzz_request(struct fuzz_request *f, const char *extra,
                   const uint8_t *data, size_t size);
 

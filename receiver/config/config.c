@@ -5,6 +5,7 @@
  */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/expand.h"
 #include "config/jsonpos.h"
@@ -828,6 +830,72 @@ static const struct cfg_section deployment_section = {
 	.validate = deployment_validate,
 };
 
+/* The host of an http:// URL into host (brackets of an IPv6 address
+ * dropped); false if there is none or it does not fit. */
+static bool http_url_host(const char *url, char *host, size_t size)
+{
+	const char *auth = url + strlen("http://");
+	size_t n = strcspn(auth, "/?#"), len;
+	const char *at = memrchr(auth, '@', n);
+
+	if (at != NULL) {
+		n -= (size_t)(at + 1 - auth);
+		auth = at + 1;
+	}
+	if (n > 0 && auth[0] == '[') {
+		const char *end = memchr(auth, ']', n);
+
+		if (end == NULL)
+			return false;
+		len = (size_t)(end - auth - 1);
+		auth++;
+	} else {
+		len = strcspn(auth, ":/?#");
+		len = len < n ? len : n;
+	}
+	if (len == 0 || len >= size)
+		return false;
+	memcpy(host, auth, len);
+	host[len] = '\0';
+	return true;
+}
+
+/* Whether host is this machine: 127.0.0.0/8, ::1 or localhost. Only
+ * then may the API key travel without TLS. */
+static bool loopback_host(const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return addr[0] == 127;
+	return inet_pton(AF_INET6, host, addr) == 1 &&
+	       memcmp(addr, &in6addr_loopback, sizeof(in6addr_loopback)) == 0;
+}
+
+static bool api_url_validate(struct cfg_ctx *ctx, const char *url,
+                             const struct cfg_where *w)
+{
+	char host[256];
+
+	if (strncmp(url, "https://", 8) == 0)
+		return true;
+	if (strncmp(url, "http://", 7) != 0) {
+		cfg_error_at(ctx, w, "api_url",
+		             "must start with https:// or http://");
+		return false;
+	}
+	if (!http_url_host(url, host, sizeof(host)) || !loopback_host(host)) {
+		cfg_error_at(ctx, w, "api_url",
+		             "http:// would send the API key in clear: use "
+		             "https://, or http:// only to a loopback host "
+		             "(127.0.0.0/8, ::1, localhost)");
+		return false;
+	}
+	return true;
+}
+
 static bool abacus_validate(struct cfg_ctx *ctx, void *obj,
                             const struct cfg_where *w)
 {
@@ -839,13 +907,7 @@ static bool abacus_validate(struct cfg_ctx *ctx, void *obj,
 		             "\"api_key_file\")");
 		return false;
 	}
-	if (strncmp(a->api_url, "https://", 8) != 0 &&
-	    strncmp(a->api_url, "http://", 7) != 0) {
-		cfg_error_at(ctx, w, "api_url",
-		             "must start with https:// or http://");
-		return false;
-	}
-	return true;
+	return api_url_validate(ctx, a->api_url, w);
 }
 
 static const struct cfg_option abacus_options[] = {

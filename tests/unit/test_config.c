@@ -166,6 +166,30 @@ Test(config, secrets_come_from_files_and_never_show)
 	free(errors);
 }
 
+/* The API key may travel without TLS only to this machine; the refusals
+ * are bad/30 and bad/31. */
+Test(config, abacus_http_only_to_loopback)
+{
+	static const char *const urls[] = {
+		"http://127.0.0.1:8080",  "http://127.9.9.9/",
+		"http://[::1]:80",        "http://LOCALHOST",
+		"http://u@localhost:1/x", "https://h.example",
+	};
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		char *text = tfmt("{\"tls\": {\"self_signed\": true},"
+		                  " \"abacus\": {\"api_url\": \"%s\"}}",
+		                  urls[i]);
+		char *errors;
+		struct config *cfg = load_text(text, &errors);
+
+		cr_expect(cfg != NULL, "%s: %s", urls[i], errors);
+		config_unref(cfg);
+		free(errors);
+		free(text);
+	}
+}
+
 Test(config, suggests_the_file_twin_of_a_secret)
 {
 	char *errors;

@@ -463,8 +463,8 @@ Test(abacus, unavailable_list_is_retried_create_is_reported)
 
 	fail_next(1, 503, "createDeploymentWebhook");
 	cr_expect_eq(cli("register", NULL, &out, &err), 1);
-	cr_expect_not_null(strstr(err, "HTTP 503 ServiceUnavailable"), "%s",
-	                   err);
+	cr_expect_not_null(strstr(err, "HTTP 503 ServiceUnavailableError: "),
+	                   "%s", err);
 	free(out);
 	free(err);
 	/* Sent once each: the refused create was not sent again. */

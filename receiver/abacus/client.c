@@ -6,6 +6,8 @@
 #include "abacus/client.h"
 
 #include <curl/curl.h>
+#include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +19,13 @@
 #include "util/buf.h"
 #include "version.h"
 
-#define BODY_MAX        (8L * 1024 * 1024)
-#define ATTEMPTS        4
-#define BACKOFF_MS      250
-#define BACKOFF_MAX_MS  8000
-#define CONNECT_MAX_MS  10000L
-#define PAUSE_SLICE_MS  50
-#define RETRY_AFTER_MAX 30
+#define BODY_MAX           (8L * 1024 * 1024)
+#define ATTEMPTS           4
+#define BACKOFF_MS         250
+#define BACKOFF_MAX_MS     8000
+#define CONNECT_MAX_MS     10000L
+#define PAUSE_SLICE_MS     50
+#define RETRY_AFTER_MAX_MS 60000L
 
 struct abacus_client {
 	CURL *curl;
@@ -57,8 +59,8 @@ struct call {
 struct answer {
 	struct buf body;
 	bool too_big;
-	bool transient; /* a transport failure worth another try */
-	long retry_after_s;
+	bool transient;      /* a transport failure worth another try */
+	long retry_after_ms; /* -1: none given */
 	char request_id[128];
 };
 
@@ -309,6 +311,31 @@ static const char *header_value(const char *line, size_t n, const char *name,
 	return line;
 }
 
+/* Retry-After (seconds, or an HTTP date) as milliseconds from now, at
+ * most RETRY_AFTER_MAX_MS; -1 when it is neither. */
+static long retry_after_ms(const char *v, size_t len)
+{
+	char text[64];
+	long long s;
+	time_t when, now;
+
+	if (len == 0 || len >= sizeof(text))
+		return -1;
+	memcpy(text, v, len);
+	text[len] = '\0';
+	if (strspn(text, "0123456789") == len) {
+		s = strtoll(text, NULL, 10);
+	} else {
+		when = curl_getdate(text, NULL);
+		now = time(NULL);
+		if (when == -1)
+			return -1;
+		s = when > now ? (long long)(when - now) : 0;
+	}
+	return s > RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS
+	                                     : (long)s * 1000;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct answer *a = arg;
@@ -318,7 +345,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	if ((v = header_value(p, n, "x-request-id", &len)) != NULL)
 		copy_clean(a->request_id, sizeof(a->request_id), v, len);
 	else if ((v = header_value(p, n, "retry-after", &len)) != NULL)
-		a->retry_after_s = strtol(v, NULL, 10);
+		a->retry_after_ms = retry_after_ms(v, len);
 	return n * size;
 }
 
@@ -351,7 +378,9 @@ static char *build_url(struct abacus_client *c, const struct call *k)
 	return buf_take(&u);
 }
 
-static void set_common(struct abacus_client *c, struct answer *a)
+/* timeout_ms: what is left of the call's time. */
+static void set_common(struct abacus_client *c, struct answer *a,
+                       long timeout_ms)
 {
 	CURL *h = c->curl;
 
@@ -363,10 +392,10 @@ static void set_common(struct abacus_client *c, struct answer *a)
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	                 c->timeout_ms < CONNECT_MAX_MS ? c->timeout_ms
-	                                                : CONNECT_MAX_MS);
+	                 timeout_ms < CONNECT_MAX_MS ? timeout_ms
+	                                             : CONNECT_MAX_MS);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "herald/" HERALD_VERSION);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_err);
@@ -418,8 +447,8 @@ static void transport_error(struct abacus_client *c, CURLcode rc,
 }
 
 static bool attempt(struct abacus_client *c, const struct call *k,
-                    const char *body, struct answer *a, json_t **out,
-                    struct abacus_error *e)
+                    const char *body, long timeout_ms, struct answer *a,
+                    json_t **out, struct abacus_error *e)
 {
 	char *url = build_url(c, k);
 	long status = 0;
@@ -433,7 +462,7 @@ static bool attempt(struct abacus_client *c, const struct call *k,
 		return false;
 	}
 	c->curl_err[0] = '\0';
-	set_common(c, a);
+	set_common(c, a, timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	set_method(c->curl, k, body);
 
@@ -464,19 +493,45 @@ static bool worth_retrying(const struct abacus_error *e, const struct answer *a)
 	}
 }
 
+/* A number in [0, n] from OpenSSL's generator, which every process
+ * seeds on its own (random() unseeded gives them all one sequence). */
+static long jitter(long n)
+{
+	uint32_t r;
+
+	if (n <= 0 || RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		return 0;
+	return (long)(r % ((uint32_t)n + 1));
+}
+
+/* The backoff doubles up to BACKOFF_MAX_MS and is jittered down to half
+ * of that, so that processes do not retry in step. What Retry-After asks
+ * is waited in full, the jitter on top. */
 static long backoff_ms(int tries, const struct answer *a)
 {
 	long ms = (long)BACKOFF_MS << (tries - 1);
+	long floor;
 
-	if (a->retry_after_s > 0)
-		ms = (a->retry_after_s > RETRY_AFTER_MAX ? RETRY_AFTER_MAX
-		                                         : a->retry_after_s) *
-		     1000;
 	if (ms > BACKOFF_MAX_MS)
 		ms = BACKOFF_MAX_MS;
-	/* Jitter, so that several processes do not retry in step. */
-	return ms / 2 +
-	       (long)((unsigned long)random() % (unsigned long)(ms / 2 + 1));
+	floor = a->retry_after_ms > ms / 2 ? a->retry_after_ms : ms / 2;
+	return floor + jitter(ms / 2);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left until deadline, at least 1 ms: libcurl reads 0 as none. */
+static long left_ms(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	return left < 1 ? 1 : (long)left;
 }
 
 /* Sleep ms in short slices; false if cancelled meanwhile. */
@@ -492,22 +547,25 @@ static bool pause_ms(const struct abacus_client *c, long ms)
 	return !cancelled(c);
 }
 
+/* The timeout bounds the whole call: attempts and the waits between
+ * them. A wait that would end past it is not begun. */
 static bool call(struct abacus_client *c, const struct call *k, json_t **out,
                  struct abacus_error *e)
 {
 	bool idempotent = k->method == M_GET || k->method == M_DELETE;
 	char *body = k->body ? json_dumps(k->body, JSON_COMPACT) : NULL;
+	int64_t deadline = now_ms() + c->timeout_ms;
 	bool ok = false;
 
 	for (int tries = 1; !ok; tries++) {
-		struct answer a = { .retry_after_s = -1 };
+		struct answer a = { .retry_after_ms = -1 };
 		long wait;
 
-		ok = attempt(c, k, body, &a, out, e);
+		ok = attempt(c, k, body, left_ms(deadline), &a, out, e);
 		wait = ok ? 0 : backoff_ms(tries, &a);
 		buf_free(&a.body);
 		if (ok || !idempotent || tries == ATTEMPTS ||
-		    !worth_retrying(e, &a))
+		    !worth_retrying(e, &a) || now_ms() + wait >= deadline)
 			break;
 		log_info("abacus call retried", LOG_S("action", k->action),
 		         LOG_I("status", e->status), LOG_S("error", e->type),

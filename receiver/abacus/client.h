@@ -6,10 +6,11 @@
  *
  * TLS verification is always on; only the CA file can be chosen.
  * Redirects are not followed, so the key never travels to another host.
- * Idempotent calls (GET, DELETE) are retried with backoff on 429, 502,
- * 503, 504 and on transient transport failures; creates and updates are
- * sent once, and a caller that does not know whether one took effect
- * lists before trying again.
+ * Idempotent calls (GET, DELETE) are retried with a jittered backoff on
+ * 429, 502, 503, 504 and on transient transport failures, waiting at
+ * least what Retry-After asks (up to 60 s); abacus.timeout bounds a call
+ * with its retries. Creates and updates are sent once, and a caller that
+ * does not know whether one took effect lists before trying again.
  *
  * A client belongs to one thread at a time. It copies what it needs from
  * the configuration. Results handed out are new jansson references the

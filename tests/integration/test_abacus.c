@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/tls.h"
 #include "support/tcheck.h"
@@ -191,14 +192,50 @@ static json_t *control(const char *method, const char *path, const char *body)
 	return j;
 }
 
-static void fail_next(int count, int status, const char *action)
+/* The next count calls of action fail with status, and a Retry-After
+ * header when retry_after is not NULL. */
+static void fail_after(int count, int status, const char *action,
+                       const char *retry_after)
 {
+	char *ra = retry_after ? tfmt(", \"retryAfter\": \"%s\"", retry_after)
+	                       : tfmt("%s", "");
 	char *body = tfmt("{\"count\": %d, \"status\": %d,"
-	                  " \"actions\": [\"%s\"]}",
-	                  count, status, action);
+	                  " \"actions\": [\"%s\"]%s}",
+	                  count, status, action, ra);
 
 	json_decref(control("POST", "fail", body));
 	free(body);
+	free(ra);
+}
+
+static void fail_next(int count, int status, const char *action)
+{
+	fail_after(count, status, action, NULL);
+}
+
+/* When the fake saw each call of action (seconds), at most max. */
+static size_t call_times(const char *action, double *at, size_t max)
+{
+	json_t *all = control("GET", "calls", NULL), *c;
+	size_t n = 0, i;
+
+	json_array_foreach(all, i, c)
+	{
+		const char *a = json_string_value(json_object_get(c, "action"));
+
+		if (n < max && strcmp(a, action) == 0)
+			at[n++] = json_number_value(json_object_get(c, "at"));
+	}
+	json_decref(all);
+	return n;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* API calls from index from on whose method is method (NULL: any) and
@@ -474,6 +511,67 @@ Test(abacus, unavailable_list_is_retried_create_is_reported)
 	cr_expect_not_null(strstr(out, "1 to create"), "%s", out);
 	free(out);
 	cr_expect_eq(state_count("webhooks"), 3);
+}
+
+Test(abacus, retry_after_is_waited_in_full)
+{
+	double at[4];
+
+	start(KEY);
+	fail_after(1, 429, "listDeploymentWebhooks", "1");
+	fail_after(1, 503, "listDeploymentWebhooks", "1");
+	free(register_ok());
+	cr_assert_eq(call_times("listDeploymentWebhooks", at, 4), 3);
+	for (int i = 1; i < 3; i++) {
+		cr_expect_geq(at[i] - at[i - 1], 1.0, "retry %d after %.3f s",
+		              i, at[i] - at[i - 1]);
+		cr_expect_lt(at[i] - at[i - 1], 3.0, "retry %d after %.3f s", i,
+		             at[i] - at[i - 1]);
+	}
+}
+
+/* A Retry-After that ends past abacus.timeout (5 s here) is not waited
+ * for: the call fails at once with what Abacus said. */
+Test(abacus, retry_after_past_the_timeout_fails_the_call)
+{
+	char *out, *err;
+	double t0;
+
+	start(KEY);
+	fail_after(1, 429, "listDeploymentWebhooks", "120");
+	t0 = now_s();
+	cr_expect_eq(cli("register", NULL, &out, &err), 1, "%s", out);
+	cr_expect_lt(now_s() - t0, 4.0);
+	cr_expect_not_null(strstr(err, "HTTP 429 TooManyRequestsError"), "%s",
+	                   err);
+	free(out);
+	free(err);
+	cr_expect_eq(calls(0, "GET", "listDeploymentWebhooks"), 1);
+	cr_expect_eq(calls(0, "POST", NULL), 0);
+}
+
+/* The gateway's plain-text 502 and 504 are retried for lists and
+ * deletes, which are idempotent. */
+Test(abacus, gateway_errors_of_idempotent_calls_are_retried)
+{
+	char *out, *err;
+
+	start(KEY);
+	fail_next(1, 502, "listDeploymentWebhooks");
+	fail_next(1, 504, "listDeploymentAlerts");
+	free(register_ok());
+	cr_expect_eq(calls(0, "GET", "listDeploymentWebhooks"), 2);
+	cr_expect_eq(calls(0, "GET", "listDeploymentAlerts"), 2);
+
+	fail_next(1, 504, "deleteWebhook");
+	fail_next(1, 502, "deleteMonitorAlert");
+	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(calls(0, "DELETE", "deleteWebhook"), 4);
+	cr_expect_eq(calls(0, "DELETE", "deleteMonitorAlert"), 2);
+	cr_expect_eq(state_count("webhooks"), 0);
+	cr_expect_eq(state_count("alerts"), 0);
 }
 
 Test(abacus, unregister_leaves_what_is_not_herald_s)

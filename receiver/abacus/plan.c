@@ -134,7 +134,7 @@ json_t *abacus_plan_template(const char *reg_id, const char *deployment_id,
 	    json_pack("{s:s, s:s, s:s}", "registration_id", reg_id,
 	              "deployment_id", deployment_id, "event_type", event_type);
 
-	/* Every configured key stays except "herald", which is ours. */
+	/* Configuration refuses a payload with "herald"; it is ours. */
 	if (!json_is_object(t) || h == NULL ||
 	    json_object_set_new(t, "herald", h) != 0) {
 		json_decref(t);

@@ -753,6 +753,67 @@ static const struct cfg_section dispatch_section = {
 
 /* abacus */
 
+/* The enumerations of conditionConfig in shared/specs/abacus-api.md. */
+static const char *const alert_types[] = {
+	"PredictionCount",    "AccuracyBelowThreshold",
+	"FeatureDrift",       "TargetDrift",
+	"HistoryLengthDrift", "DataIntegrityViolations",
+	"BiasViolations",     NULL,
+};
+static const char *const drift_types[] = { "kl",  "ks",         "ws",  "js",
+	                                   "psi", "chi_square", "csi", NULL };
+static const char *const aggregation_types[] = { "sum", "avg", NULL };
+
+static const struct {
+	const char *key;
+	const char *const *values;
+} condition_enums[] = {
+	{ "alertType", alert_types },
+	{ "featureDriftType", drift_types },
+	{ "aggregationType", aggregation_types },
+};
+
+static bool one_of(const char *s, const char *const *values)
+{
+	for (size_t i = 0; s != NULL && values[i] != NULL; i++) {
+		if (strcmp(s, values[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Each enumerated key of the condition that is present holds one of its
+ * values. */
+static bool condition_validate(struct cfg_ctx *ctx, json_t *cond,
+                               const struct cfg_where *w)
+{
+	struct cfg_where at;
+
+	cfg_where_child(&at, w, "condition", false);
+	for (size_t i = 0;
+	     i < sizeof(condition_enums) / sizeof(condition_enums[0]); i++) {
+		const char *const *values = condition_enums[i].values;
+		json_t *v = json_object_get(cond, condition_enums[i].key);
+		char list[256] = "";
+		size_t n = 0;
+
+		if (v == NULL || one_of(json_string_value(v), values))
+			continue;
+		for (size_t k = 0; values[k] != NULL && n < sizeof(list); k++)
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+			                      "%s%s", k ? ", " : "", values[k]);
+		if (json_is_string(v))
+			cfg_error_at(ctx, &at, condition_enums[i].key,
+			             "unknown value \"%s\"; expected one of %s",
+			             json_string_value(v), list);
+		else
+			cfg_error_at(ctx, &at, condition_enums[i].key,
+			             "expected one of %s", list);
+		return false;
+	}
+	return true;
+}
+
 static bool alert_validate(struct cfg_ctx *ctx, void *obj,
                            const struct cfg_where *w)
 {
@@ -764,7 +825,13 @@ static bool alert_validate(struct cfg_ctx *ctx, void *obj,
 		             "a conditionConfig object with \"alertType\"");
 		return false;
 	}
-	return true;
+	if (a->recipients.count == 0) {
+		cfg_error_at(ctx, w, "recipients",
+		             "needs at least one address (an Abacus alert can "
+		             "only send email)");
+		return false;
+	}
+	return condition_validate(ctx, a->condition, w);
 }
 
 static const struct cfg_option alert_options[] = {
@@ -810,6 +877,12 @@ static bool deployment_validate(struct cfg_ctx *ctx, void *obj,
 	}
 	if (d->payload != NULL && !json_is_object(d->payload)) {
 		cfg_error_at(ctx, w, "payload", "expected an object");
+		return false;
+	}
+	if (json_object_get(d->payload, "herald") != NULL) {
+		cfg_error_at(ctx, w, "payload",
+		             "the key \"herald\" is Herald's own (its "
+		             "registration goes there); use another name");
 		return false;
 	}
 	return true;

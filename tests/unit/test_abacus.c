@@ -28,7 +28,7 @@ static const char config_text[] =
     " \"abacus\": {\"api_key\": \"k\", \"deployments\": {"
     "  \"dep-1\": {\"events\": [\"DEPLOYMENT_START\", \"DEPLOYMENT_FAILED\","
     "   \"DEPLOYMENT_START\"],"
-    "   \"payload\": {\"team\": \"core\", \"herald\": \"mine\"},"
+    "   \"payload\": {\"team\": \"core\"},"
     "   \"alerts\": {\"drop\": {\"condition\": {\"alertType\":"
     "    \"PredictionCount\", \"threshold\": -5},"
     "    \"recipients\": [\"ops@example.com\"], \"email_body\": \"b\"}}},"

@@ -40,6 +40,9 @@ struct event {
 	char *payload; /* JSON text as received */
 	size_t payload_len;
 	json_t *labels; /* for routing; a reference, may be NULL */
+	/* The registration it came through when the producer knows it (a
+	 * monitor alert's); "" otherwise. A token finds its own. */
+	char registration_id[UUID_STR_LEN + 1];
 
 	enum event_outcome outcome;
 	char first_id[UUID_STR_LEN + 1]; /* of a duplicate */

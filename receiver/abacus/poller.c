@@ -49,6 +49,7 @@ bool abacus_poller_event(struct event *ev, const struct abacus_reg *g,
 		return false;
 	}
 	buf_printf(&key, "alert:%s", vid);
+	memcpy(ev->registration_id, g->id, sizeof(ev->registration_id));
 	ev->event_type = strdup(ABACUS_MONITOR_ALERT);
 	ev->deployment_id = strdup(g->deployment_id);
 	ev->idempotency_key = buf_take(&key);

@@ -40,8 +40,8 @@ struct abacus_poller {
 /*
  * Fill ev (from event_init) as the event of version, the
  * MonitorAlertVersion object of alert registration g: its payload is the
- * object plus "alertName". False when version has no id or memory ran
- * out.
+ * object plus "alertName", its registration g. False when version has no
+ * id or memory ran out.
  */
 bool abacus_poller_event(struct event *ev, const struct abacus_reg *g,
                          json_t *version) __attribute__((warn_unused_result));

@@ -22,6 +22,7 @@ enum {
 	A_PEER,
 	A_HEADERS,
 	A_PAYLOAD,
+	A_REG,
 	A_COUNT,
 };
 
@@ -35,15 +36,16 @@ static const char insert_sql[] =
     "WITH input AS ("
     " SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[],"
     "  $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],"
-    "  $9::inet[], $10::jsonb[], $11::jsonb[])"
+    "  $9::inet[], $10::jsonb[], $11::jsonb[], $12::uuid[])"
     " AS t(id, us, source, event_type, deployment_id, severity, key,"
-    "  token, peer, headers, payload)"
+    "  token, peer, headers, payload, registration)"
     "), resolved AS ("
-    " SELECT i.*, r.id AS reg_id, r.event_type AS reg_type,"
-    "  r.deployment_id AS reg_deployment"
+    " SELECT i.*, coalesce(r.id, g.id) AS reg_id,"
+    "  r.event_type AS reg_type, r.deployment_id AS reg_deployment"
     " FROM input i LEFT JOIN registrations r"
     "  ON i.token IS NOT NULL AND r.kind = 'webhook'"
     "  AND r.token_sha256 = decode(i.token, 'hex')"
+    " LEFT JOIN registrations g ON g.id = i.registration"
     "), stored AS ("
     " INSERT INTO events (id, received_at, source, event_type,"
     "  deployment_id, severity, idempotency_key, registration_id, peer,"
@@ -122,7 +124,7 @@ enum batch_status batch_prepare(PGconn *conn, char *err, size_t size)
 	st = run(conn, "SET plan_cache_mode = force_generic_plan", err, size);
 	if (st != BATCH_OK)
 		return st;
-	res = PQprepare(conn, "herald_insert", insert_sql, 11, NULL);
+	res = PQprepare(conn, "herald_insert", insert_sql, A_COUNT, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		st = classify(conn, res, err, size);
 	PQclear(res);
@@ -179,6 +181,8 @@ static void add_event(struct buf *a, const struct event *ev)
 	pgarray_add_str(&a[A_PEER], peer_or_null(ev->peer));
 	pgarray_add_str(&a[A_HEADERS], ev->headers ? ev->headers : "{}");
 	pgarray_add(&a[A_PAYLOAD], ev->payload, ev->payload_len);
+	pgarray_add_str(&a[A_REG],
+	                ev->registration_id[0] ? ev->registration_id : NULL);
 }
 
 /* Build the array parameters; false if memory ran out. */

@@ -4,7 +4,8 @@
  * All events of the batch travel as a few array parameters of one
  * prepared INSERT ... SELECT FROM unnest(...): one statement, and so one
  * transaction and one round trip, whatever the batch size. The same
- * statement resolves Abacus tokens against registrations and skips
+ * statement resolves Abacus tokens against registrations (a registration
+ * id given instead is kept only while its row exists) and skips
  * (source, idempotency key) pairs that already exist; a second, read-only
  * statement finds the first ids of those duplicates.
  *
@@ -32,7 +33,7 @@ enum batch_status {
 
 /* Scratch space reused from batch to batch (one per writer). */
 struct batch_scratch {
-	struct buf arrays[11];
+	struct buf arrays[12];
 	struct buf keys[2];
 	struct buf deliveries[4];
 };

@@ -386,6 +386,9 @@ Test(abacus, register_then_abacus_calls_are_stored)
 		free(where);
 	}
 	cr_expect_eq(count("true"), 3);
+	cr_expect_eq(count("registration_id::text ="
+	                   " payload->'herald'->>'registration_id'"),
+	             3);
 
 	expect_only_hashes();
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations WHERE"
@@ -689,6 +692,11 @@ Test(abacus, alert_version_is_one_event_with_two_pollers)
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations r JOIN"
 	                           " events e ON e.idempotency_key = 'alert:'"
 	                           " || r.last_version"),
+	             1);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM events e JOIN"
+	                           " registrations r ON r.id ="
+	                           " e.registration_id AND r.kind = 'alert'"
+	                           " AND r.name = e.payload->>'alertName'"),
 	             1);
 
 	/* The process polling stops: the other takes over, and the version

@@ -593,9 +593,9 @@ Test(abacus, deployments_to_list)
 Test(abacus, alert_version_becomes_an_event)
 {
 	char dep_id[] = "dep-1", name[] = "drop";
-	struct abacus_reg g = { .alert = true,
-		                .deployment_id = dep_id,
-		                .name = name };
+	struct abacus_reg g = {
+		.id = R4, .alert = true, .deployment_id = dep_id, .name = name
+	};
 	json_t *v = json_pack("{s:s, s:s, s:s}", "monitorAlertVersion", "v7",
 	                      "monitorAlertId", "a1", "status", "COMPLETE");
 	struct event ev;
@@ -606,6 +606,7 @@ Test(abacus, alert_version_becomes_an_event)
 	cr_expect_str_eq(ev.event_type, "MONITOR_ALERT");
 	cr_expect_str_eq(ev.deployment_id, "dep-1");
 	cr_expect_str_eq(ev.idempotency_key, "alert:v7");
+	cr_expect_str_eq(ev.registration_id, R4);
 	payload = json_loadb(ev.payload, ev.payload_len, 0, NULL);
 	cr_expect_str_eq(
 	    json_string_value(json_object_get(payload, "alertName")), "drop");

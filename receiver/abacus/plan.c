@@ -12,12 +12,14 @@
 #include "abacus/token.h"
 #include "config/config.h"
 
-/* A Herald webhook as listed. */
+/* A Herald webhook as listed: under the endpoint prefix (has_token), or
+ * recorded by id and sent elsewhere since. */
 struct hook {
 	const char *id;
 	const char *endpoint;
 	const char *type;
 	json_t *template; /* own reference */
+	bool has_token;
 	uint8_t hash[32];
 	bool claimed;
 };
@@ -260,6 +262,21 @@ static void free_hooks(struct planner *p)
 	p->nhooks = 0;
 }
 
+/* Whether a registration of this deployment records remote id id. */
+static bool recorded(const struct planner *p, bool alert, const char *id)
+{
+	const struct abacus_regs *r = p->in->regs;
+
+	for (size_t i = 0; id != NULL && i < r->count; i++) {
+		const struct abacus_reg *g = &r->items[i];
+
+		if (g->alert == alert && same(g->deployment_id, p->dep) &&
+		    same(g->remote_id, id))
+			return true;
+	}
+	return false;
+}
+
 /* Keep the Herald webhooks of a listing; others are never looked at. */
 static bool load_hooks(struct planner *p, json_t *list)
 {
@@ -279,9 +296,12 @@ static bool load_hooks(struct planner *p, json_t *list)
 		h->type =
 		    json_string_value(json_object_get(w, "webhookEventType"));
 		token = abacus_endpoint_token(h->endpoint, p->in->prefix);
-		if (h->id == NULL || token == NULL)
+		if (h->id == NULL ||
+		    (token == NULL && !recorded(p, false, h->id)))
 			continue;
-		abacus_token_hash(token, h->hash);
+		h->has_token = token != NULL;
+		if (token != NULL)
+			abacus_token_hash(token, h->hash);
 		h->template =
 		    listed_template(json_object_get(w, "payloadTemplate"));
 		p->nhooks++;
@@ -292,7 +312,7 @@ static bool load_hooks(struct planner *p, json_t *list)
 static struct hook *hook_by_hash(struct planner *p, const uint8_t hash[32])
 {
 	for (size_t i = 0; i < p->nhooks; i++) {
-		if (!p->hooks[i].claimed &&
+		if (!p->hooks[i].claimed && p->hooks[i].has_token &&
 		    memcmp(p->hooks[i].hash, hash, 32) == 0)
 			return &p->hooks[i];
 	}
@@ -320,7 +340,8 @@ static long reg_of_hook(const struct planner *p, const struct hook *h)
 
 		if (g->alert || !same(g->deployment_id, p->dep))
 			continue;
-		if (g->has_token && memcmp(g->token_sha256, h->hash, 32) == 0)
+		if (g->has_token && h->has_token &&
+		    memcmp(g->token_sha256, h->hash, 32) == 0)
 			return (long)i;
 		if (same(g->remote_id, h->id))
 			by_id = (long)i;
@@ -328,14 +349,15 @@ static long reg_of_hook(const struct planner *p, const struct hook *h)
 	return by_id;
 }
 
-/* An unclaimed Herald webhook of type that no registration accounts for,
- * to adopt instead of creating another. */
+/* An unclaimed webhook of type under the prefix that no registration
+ * accounts for, to adopt instead of creating another. */
 static struct hook *hook_to_adopt(struct planner *p, const char *type)
 {
 	for (size_t i = 0; i < p->nhooks; i++) {
 		struct hook *h = &p->hooks[i];
 
-		if (!h->claimed && same(h->type, type) && reg_of_hook(p, h) < 0)
+		if (!h->claimed && h->has_token && same(h->type, type) &&
+		    reg_of_hook(p, h) < 0)
 			return h;
 	}
 	return NULL;
@@ -417,10 +439,13 @@ static bool plan_hook(struct planner *p, const char *type,
 	if (r >= 0)
 		p->used[r] = true;
 	if (h == NULL && g != NULL && (h = hook_by_id(p, g->remote_id))) {
-		/* Ours by id, but its token is not the one recorded. */
+		/* Ours by id, but its endpoint is not the one recorded:
+		 * point it back at us with a new token. */
 		want = abacus_plan_template(g->id, p->dep, type, payload);
 		it = want ? add_item(p, ABACUS_UPDATE, false,
-		                     "endpoint token no longer matches")
+		                     h->has_token
+		                         ? "endpoint token no longer matches"
+		                         : "endpoint not under public_url")
 		          : NULL;
 		if (it == NULL) {
 			json_decref(want);

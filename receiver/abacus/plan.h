@@ -7,13 +7,16 @@
  *
  * The policy:
  * - A webhook is Herald's when its endpoint is under
- *   {public_url}/hooks/abacus/. No other webhook is ever touched.
+ *   {public_url}/hooks/abacus/, or when its webhookId is recorded in a
+ *   registration of its deployment (its endpoint was changed remotely,
+ *   or public_url was). No other webhook is ever touched.
  * - For each configured (deployment, event type), the Herald webhook
  *   whose URL token hashes to the recorded one is kept, or updated when
- *   its payloadTemplate or event type changed remotely. One whose token
- *   no longer matches (but whose id is recorded) is updated with a new
- *   token. A Herald webhook nobody recorded (a create whose answer was
- *   lost) is adopted rather than created again. Otherwise one is created.
+ *   its payloadTemplate or event type changed remotely. One whose
+ *   endpoint no longer carries the recorded token (but whose id is
+ *   recorded) is pointed back with a new token. A webhook under the
+ *   prefix nobody recorded (a create whose answer was lost) is adopted
+ *   rather than created again. Otherwise one is created.
  * - Herald webhooks left over are deleted, with their registrations.
  * - An alert is Herald's when its id is recorded. A configured alert is
  *   kept while its recorded settings equal the configuration; otherwise

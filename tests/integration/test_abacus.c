@@ -473,6 +473,99 @@ Test(abacus, deleted_or_edited_webhook_is_repaired)
 	free(out);
 }
 
+static void edit_endpoint(const char *id, const char *endpoint)
+{
+	char *body =
+	    tfmt("{\"webhookId\": \"%s\", \"endpoint\": \"%s\"}", id, endpoint);
+
+	json_decref(control("POST", "webhook-edit", body));
+	free(body);
+}
+
+/* Whether every webhook at the fake has an endpoint under base. */
+static bool all_under(const char *base)
+{
+	json_t *st = control("GET", "state", NULL), *w;
+	char *prefix = tfmt("%s/hooks/abacus/", base);
+	bool all = true;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "webhooks"), i, w)
+	{
+		const char *ep =
+		    json_string_value(json_object_get(w, "endpoint"));
+
+		all &= strncmp(ep, prefix, strlen(prefix)) == 0;
+	}
+	json_decref(st);
+	free(prefix);
+	return all;
+}
+
+/* A webhook whose endpoint was changed at Abacus is still Herald's by its
+ * recorded id: register points it back, unregister deletes it. */
+Test(abacus, webhook_sent_elsewhere_is_pointed_back)
+{
+	char *id, *out, *err;
+	size_t before;
+
+	start(KEY);
+	free(register_ok());
+	id = state_id("webhooks", "webhookId", "DEPLOYMENT_START");
+	edit_endpoint(id, "https://elsewhere.example/hook");
+	before = calls(0, NULL, NULL);
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "update webhook dep-1 DEPLOYMENT_START"
+	                               " (endpoint not under public_url)"),
+	                   "%s", out);
+	free(out);
+	cr_expect_eq(calls(before, "PATCH", "updateWebhook"), 1);
+	cr_expect_eq(calls(before, "POST", NULL), 0);
+	cr_expect_eq(calls(before, "DELETE", NULL), 0);
+	cr_expect_eq(state_count("webhooks"), 3);
+	cr_expect(all_under(h.url));
+	fire("DEPLOYMENT_START");
+	cr_expect_eq(count("event_type = 'DEPLOYMENT_START'"), 1);
+	expect_only_hashes();
+
+	edit_endpoint(id, "https://elsewhere.example/hook");
+	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(state_count("webhooks"), 0);
+	free(id);
+}
+
+/* After public_url changes, the webhooks recorded under the old one are
+ * moved, not duplicated, and unregister finds them by id. */
+Test(abacus, webhooks_follow_public_url)
+{
+	char *text, *out, *err;
+	size_t before;
+
+	start(KEY);
+	free(register_ok());
+	text = config(KEY, "https://herald-new.example", 0, "");
+	write_config(&h, text);
+	free(text);
+	before = calls(0, NULL, NULL);
+	out = register_ok();
+	cr_expect_not(has_op(out, "create"), "%s", out);
+	free(out);
+	cr_expect_eq(calls(before, "PATCH", "updateWebhook"), 3);
+	cr_expect_eq(state_count("webhooks"), 3);
+	cr_expect(all_under("https://herald-new.example"));
+
+	text = config(KEY, h.url, 0, "");
+	write_config(&h, text);
+	free(text);
+	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(state_count("webhooks"), 0);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
+}
+
 Test(abacus, wrong_key_fails_with_abacus_message)
 {
 	char *out, *err;

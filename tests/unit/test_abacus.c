@@ -475,6 +475,30 @@ Test(abacus, plan_repairs_drift)
 	world_free(&w);
 }
 
+Test(abacus, plan_points_back_a_recorded_webhook_sent_elsewhere)
+{
+	struct world w;
+
+	world_init(&w);
+	add_reg(&w, R1, "dep-1", "DEPLOYMENT_START", "tA", "w1");
+	add_hook(&w, 0, "w1", "https://elsewhere.example/hook",
+	         "DEPLOYMENT_START", R1);
+	/* Neither recorded nor under the prefix: not Herald's. */
+	add_hook(&w, 0, "w7", "https://elsewhere.example/hook",
+	         "DEPLOYMENT_FAILED", R2);
+	build(&w, false);
+	expect_plan(&w, "update webhook dep-1 DEPLOYMENT_START (endpoint not"
+	                " under public_url)\n"
+	                "create webhook dep-1 DEPLOYMENT_FAILED (missing)\n"
+	                "create alert   dep-1 drop (missing)\n"
+	                "create webhook dep-2 DEPLOYMENT_SUCCESS (missing)\n");
+	cr_expect_str_eq(w.plan.items[0].reg_id, R1);
+	cr_expect_str_eq(w.plan.items[0].remote_id, "w1");
+	/* No endpoint kept: a new token is minted. */
+	cr_expect_null(w.plan.items[0].endpoint);
+	world_free(&w);
+}
+
 Test(abacus, plan_deletes_what_is_no_longer_configured)
 {
 	struct world w;
@@ -557,12 +581,29 @@ Test(abacus, plan_to_remove_everything)
 
 	world_init(&w);
 	all_in_place(&w);
+	/* Registered under an older public_url: Herald's by its id. */
+	add_reg(&w, "01900000-0000-7000-8000-000000000005", "dep-2",
+	        "DEPLOYMENT_FAILED", "tE", "w5");
+	add_hook(&w, 1, "w5", "https://old.example/hooks/abacus/tE",
+	         "DEPLOYMENT_FAILED", R1);
+	/* Under the prefix, never recorded. */
+	add_hook(&w, 1, "w6", PREFIX "tF", "DEPLOYMENT_START", R2);
+	/* Somebody else's. */
+	add_hook(&w, 1, "w7", "https://old.example/hooks/abacus/tG",
+	         "DEPLOYMENT_START", R2);
 	build(&w, true);
 	expect_plan(&w, "delete webhook dep-1 DEPLOYMENT_START (unregister)\n"
 	                "delete webhook dep-1 DEPLOYMENT_FAILED (unregister)\n"
 	                "delete alert   dep-1 drop (unregister)\n"
 	                "delete webhook dep-2 DEPLOYMENT_SUCCESS "
-	                "(unregister)\n");
+	                "(unregister)\n"
+	                "delete webhook dep-2 DEPLOYMENT_FAILED "
+	                "(unregister)\n"
+	                "delete webhook dep-2 DEPLOYMENT_START (duplicate or "
+	                "unrecorded)\n");
+	cr_assert_eq(w.plan.count, 6);
+	cr_expect_str_eq(w.plan.items[4].remote_id, "w5");
+	cr_expect_str_eq(w.plan.items[5].remote_id, "w6");
 	world_free(&w);
 }
 

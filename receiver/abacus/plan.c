@@ -11,6 +11,7 @@
 
 #include "abacus/token.h"
 #include "config/config.h"
+#include "util/buf.h"
 
 /* A Herald webhook as listed: under the endpoint prefix (has_token), or
  * recorded by id and sent elsewhere since. */
@@ -24,12 +25,25 @@ struct hook {
 	bool claimed;
 };
 
+/* A Herald alert as listed: named under the alert prefix, or recorded
+ * by id. */
+struct alert {
+	const char *id;
+	const char *name;
+	json_t *condition; /* own references */
+	json_t *action;
+	const char *version; /* of latestMonitorAlertVersion, or NULL */
+	bool claimed;
+};
+
 struct planner {
 	const struct abacus_plan_input *in;
 	struct abacus_plan *plan;
 	bool *used; /* per registration: an item accounts for it */
 	struct hook *hooks;
 	size_t nhooks;
+	struct alert *alerts;
+	size_t nalerts;
 	const char *dep;
 };
 
@@ -244,9 +258,9 @@ static bool choose_id(const struct planner *p, long r, const struct hook *h,
 
 /* Webhooks as listed */
 
-/* A listed payloadTemplate as an object (a new reference): some answers
- * carry it as JSON text. */
-static json_t *listed_template(json_t *v)
+/* A listed payloadTemplate, conditionConfig or actionConfig as an object
+ * (a new reference): some answers carry them as JSON text. */
+static json_t *listed_object(json_t *v)
 {
 	if (json_is_string(v))
 		return json_loads(json_string_value(v), 0, NULL);
@@ -262,8 +276,9 @@ static void free_hooks(struct planner *p)
 	p->nhooks = 0;
 }
 
-/* Whether a registration of this deployment records remote id id. */
-static bool recorded(const struct planner *p, bool alert, const char *id)
+/* The registration of kind alert on this deployment that records
+ * remote id id, or -1. */
+static long reg_by_remote(const struct planner *p, bool alert, const char *id)
 {
 	const struct abacus_regs *r = p->in->regs;
 
@@ -272,9 +287,9 @@ static bool recorded(const struct planner *p, bool alert, const char *id)
 
 		if (g->alert == alert && same(g->deployment_id, p->dep) &&
 		    same(g->remote_id, id))
-			return true;
+			return (long)i;
 	}
-	return false;
+	return -1;
 }
 
 /* Keep the Herald webhooks of a listing; others are never looked at. */
@@ -297,13 +312,13 @@ static bool load_hooks(struct planner *p, json_t *list)
 		    json_string_value(json_object_get(w, "webhookEventType"));
 		token = abacus_endpoint_token(h->endpoint, p->in->prefix);
 		if (h->id == NULL ||
-		    (token == NULL && !recorded(p, false, h->id)))
+		    (token == NULL && reg_by_remote(p, false, h->id) < 0))
 			continue;
 		h->has_token = token != NULL;
 		if (token != NULL)
 			abacus_token_hash(token, h->hash);
 		h->template =
-		    listed_template(json_object_get(w, "payloadTemplate"));
+		    listed_object(json_object_get(w, "payloadTemplate"));
 		p->nhooks++;
 	}
 	return true;
@@ -497,62 +512,255 @@ static bool plan_leftover_hooks(struct planner *p)
 	return true;
 }
 
-/* Alerts */
+/* Alerts as listed */
 
-static bool alert_listed(json_t *alerts, const char *id)
+bool abacus_alert_prefix(const char *public_url, char *out, size_t size)
 {
-	size_t i;
-	json_t *a;
+	size_t n = strlen(public_url);
+	int len;
 
-	json_array_foreach(alerts, i, a)
-	{
-		if (same(
-		        json_string_value(json_object_get(a, "monitorAlertId")),
-		        id))
-			return true;
-	}
-	return false;
+	while (n > 0 && public_url[n - 1] == '/')
+		n--;
+	len = snprintf(out, size, "herald %.*s ", (int)n, public_url);
+	return len > 0 && (size_t)len < size;
 }
 
-static const char *alert_why(const struct abacus_reg *g, bool there, bool keep)
+/* Whether name is under the alert prefix, with something after it. */
+static bool herald_named(const struct planner *p, const char *name)
 {
+	size_t n = strlen(p->in->alert_prefix);
+
+	return name != NULL && strncmp(name, p->in->alert_prefix, n) == 0 &&
+	       name[n] != '\0';
+}
+
+static void free_alerts(struct planner *p)
+{
+	for (size_t i = 0; i < p->nalerts; i++) {
+		json_decref(p->alerts[i].condition);
+		json_decref(p->alerts[i].action);
+	}
+	free(p->alerts);
+	p->alerts = NULL;
+	p->nalerts = 0;
+}
+
+/* Keep the Herald alerts of a listing; others are never looked at. */
+static bool load_alerts(struct planner *p, json_t *list)
+{
+	size_t n = json_array_size(list), i;
+	json_t *a, *latest;
+
+	p->alerts = calloc(n + 1, sizeof(*p->alerts));
+	if (p->alerts == NULL)
+		return false;
+	json_array_foreach(list, i, a)
+	{
+		struct alert *l = &p->alerts[p->nalerts];
+
+		l->id = json_string_value(json_object_get(a, "monitorAlertId"));
+		l->name = json_string_value(json_object_get(a, "name"));
+		if (l->id == NULL || (!herald_named(p, l->name) &&
+		                      reg_by_remote(p, true, l->id) < 0))
+			continue;
+		l->condition =
+		    listed_object(json_object_get(a, "conditionConfig"));
+		l->action = listed_object(json_object_get(a, "actionConfig"));
+		latest = json_object_get(a, "latestMonitorAlertVersion");
+		l->version = json_string_value(
+		    json_object_get(latest, "monitorAlertVersion"));
+		p->nalerts++;
+	}
+	return true;
+}
+
+static struct alert *alert_by_id(struct planner *p, const char *id)
+{
+	for (size_t i = 0; id != NULL && i < p->nalerts; i++) {
+		if (!p->alerts[i].claimed && strcmp(p->alerts[i].id, id) == 0)
+			return &p->alerts[i];
+	}
+	return NULL;
+}
+
+/* An unclaimed alert called name that no registration records: a create
+ * whose answer was lost. Adopted rather than created again. */
+static struct alert *alert_to_adopt(struct planner *p, const char *name)
+{
+	for (size_t i = 0; i < p->nalerts; i++) {
+		struct alert *l = &p->alerts[i];
+
+		if (!l->claimed && same(l->name, name) &&
+		    reg_by_remote(p, true, l->id) < 0)
+			return l;
+	}
+	return NULL;
+}
+
+/*
+ * Whether have holds everything want does: objects key by key (have may
+ * hold more, such as defaults Abacus fills in), arrays item by item,
+ * numbers by value (Abacus may answer -10 as -10.0).
+ */
+static bool covers(json_t *have, json_t *want)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_number(want))
+		return json_is_number(have) &&
+		       json_number_value(have) == json_number_value(want);
+	if (json_is_object(want)) {
+		json_object_foreach(want, key, v)
+		{
+			if (!covers(json_object_get(have, key), v))
+				return false;
+		}
+		return json_is_object(have);
+	}
+	if (json_is_array(want)) {
+		if (json_array_size(have) != json_array_size(want))
+			return false;
+		json_array_foreach(want, i, v)
+		{
+			if (!covers(json_array_get(have, i), v))
+				return false;
+		}
+		return json_is_array(have);
+	}
+	return have != NULL && json_equal(have, want);
+}
+
+/* Whether listed alert l is what Herald wants: name and settings. */
+static bool alert_matches(const struct alert *l, const char *name, json_t *want)
+{
+	return same(l->name, name) &&
+	       covers(l->condition, json_object_get(want, "conditionConfig")) &&
+	       covers(l->action, json_object_get(want, "actionConfig"));
+}
+
+/* Alert items */
+
+static const char *alert_why(const struct abacus_reg *g, const struct alert *l,
+                             const char *name, json_t *want, bool keep,
+                             bool adopted)
+{
+	if (l == NULL)
+		return g != NULL && g->remote_id != NULL ? "deleted remotely"
+		                                         : "missing";
+	if (adopted)
+		return keep ? "unrecorded Herald alert" : "unrecorded, changed";
 	if (keep)
 		return "unchanged";
-	if (there)
-		return "configuration changed";
-	return g != NULL && g->remote_id != NULL ? "deleted remotely"
-	                                         : "missing";
+	if (!same(l->name, name))
+		return "name is not Herald's current one";
+	return g != NULL && json_equal(g->settings, want)
+	           ? "changed remotely"
+	           : "configuration changed";
 }
 
-static bool plan_alert(struct planner *p, const struct config_abacus_alert *a,
-                       json_t *listing)
+/* Keep l, replace it (Abacus cannot update an alert), or create one when
+ * l is NULL. name and want become the item's. */
+static struct abacus_item *alert_item(struct planner *p, long r,
+                                      struct alert *l, bool adopted, char *name,
+                                      json_t *want)
+{
+	const struct abacus_reg *g = r >= 0 ? &p->in->regs->items[r] : NULL;
+	bool keep = l != NULL && alert_matches(l, name, want);
+	enum abacus_op op = keep ? ABACUS_KEEP
+	                    : l  ? ABACUS_UPDATE
+	                         : ABACUS_CREATE;
+	struct abacus_item *it =
+	    add_item(p, op, true, alert_why(g, l, name, want, keep, adopted));
+
+	if (it == NULL)
+		return NULL;
+	it->alert_name = name;
+	it->settings = want;
+	if (l == NULL)
+		return it;
+	l->claimed = true;
+	it->remote_id = l->id;
+	it->version = adopted || g == NULL ? l->version : g->last_version;
+	it->write_row = keep && (adopted || !same(g->remote_id, l->id) ||
+	                         !json_equal(g->settings, want));
+	return it;
+}
+
+static char *alert_name(const struct planner *p, const char *name)
+{
+	struct buf b = { 0 };
+
+	buf_printf(&b, "%s%s", p->in->alert_prefix, name);
+	if (buf_failed(&b)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+static bool plan_alert(struct planner *p, const struct config_abacus_alert *a)
 {
 	long r = find_reg(p, true, a->name);
 	const struct abacus_reg *g = r >= 0 ? &p->in->regs->items[r] : NULL;
-	bool there = g != NULL && alert_listed(listing, g->remote_id);
+	struct alert *l = g ? alert_by_id(p, g->remote_id) : NULL;
+	char *name = alert_name(p, a->name);
 	json_t *want = abacus_plan_alert_settings(a);
-	bool keep = there && json_equal(g->settings, want);
-	enum abacus_op op = keep    ? ABACUS_KEEP
-	                    : there ? ABACUS_UPDATE
-	                            : ABACUS_CREATE;
-	struct abacus_item *it;
+	bool adopted = false;
+	struct abacus_item *it = NULL;
 
-	it = want ? add_item(p, op, true, alert_why(g, there, keep)) : NULL;
-	if (it == NULL || !choose_id(p, r, NULL, it->reg_id)) {
+	if (l == NULL && name != NULL) {
+		l = alert_to_adopt(p, name);
+		adopted = l != NULL;
+	}
+	if (name != NULL && want != NULL)
+		it = alert_item(p, r, l, adopted, name, want);
+	if (it == NULL) {
+		free(name);
 		json_decref(want);
 		return false;
 	}
 	if (r >= 0)
 		p->used[r] = true;
 	it->name = a->name;
-	it->remote_id = there ? g->remote_id : NULL;
-	it->settings = want;
+	return choose_id(p, r, NULL, it->reg_id);
+}
+
+/* Herald alerts no configured alert took: delete them. */
+static bool plan_leftover_alerts(struct planner *p)
+{
+	size_t skip = strlen(p->in->alert_prefix);
+
+	for (size_t i = 0; i < p->nalerts; i++) {
+		struct alert *l = &p->alerts[i];
+		long r = l->claimed ? -1 : reg_by_remote(p, true, l->id);
+		bool dup = r >= 0 && p->used[r];
+		struct abacus_item *it;
+
+		if (l->claimed)
+			continue;
+		it = add_item(p, ABACUS_DELETE, true,
+		              r < 0 || dup ? "duplicate or unrecorded"
+		                           : gone_why(p));
+		if (it == NULL)
+			return false;
+		it->remote_id = l->id;
+		it->name = herald_named(p, l->name) ? l->name + skip : "?";
+		if (r >= 0 && !dup) {
+			p->used[r] = true;
+			it->name = p->in->regs->items[r].name;
+			memcpy(it->reg_id, p->in->regs->items[r].id,
+			       sizeof(it->reg_id));
+		}
+		l->claimed = true;
+	}
 	return true;
 }
 
 /* Registrations of this deployment no item accounts for: the
- * configuration no longer names them. */
-static bool plan_leftover_regs(struct planner *p, json_t *alerts)
+ * configuration no longer names them, and what they recorded is gone. */
+static bool plan_leftover_regs(struct planner *p)
 {
 	const struct abacus_regs *r = p->in->regs;
 
@@ -569,8 +777,6 @@ static bool plan_leftover_regs(struct planner *p, json_t *alerts)
 		it->event_type = g->event_type;
 		it->name = g->name;
 		memcpy(it->reg_id, g->id, sizeof(it->reg_id));
-		if (g->alert && alert_listed(alerts, g->remote_id))
-			it->remote_id = g->remote_id;
 	}
 	return true;
 }
@@ -603,10 +809,14 @@ static bool plan_deployment(struct planner *p, const struct abacus_remote *rm)
 		return false;
 	ok = plan_hooks(p, d);
 	free_hooks(p);
+	if (!ok || !load_alerts(p, rm->alerts))
+		return false;
 
 	for (size_t i = 0; ok && d != NULL && i < d->alerts.count; i++)
-		ok = plan_alert(p, &a[i], rm->alerts);
-	return ok && plan_leftover_regs(p, rm->alerts);
+		ok = plan_alert(p, &a[i]);
+	ok = ok && plan_leftover_alerts(p);
+	free_alerts(p);
+	return ok && plan_leftover_regs(p);
 }
 
 bool abacus_plan_build(const struct abacus_plan_input *in,
@@ -632,6 +842,7 @@ void abacus_plan_free(struct abacus_plan *p)
 	for (size_t i = 0; i < p->count; i++) {
 		json_decref(p->items[i].template);
 		json_decref(p->items[i].settings);
+		free(p->items[i].alert_name);
 	}
 	free(p->items);
 	memset(p, 0, sizeof(*p));

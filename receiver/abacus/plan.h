@@ -18,9 +18,18 @@
  *   prefix nobody recorded (a create whose answer was lost) is adopted
  *   rather than created again. Otherwise one is created.
  * - Herald webhooks left over are deleted, with their registrations.
- * - An alert is Herald's when its id is recorded. A configured alert is
- *   kept while its recorded settings equal the configuration; otherwise
- *   it is deleted and created again (Abacus has no update for alerts).
+ * - Herald names the alert it creates for configured alert NAME
+ *   "herald {public_url} NAME" (public_url without trailing slashes;
+ *   see abacus_alert_prefix). An alert is Herald's when its name starts
+ *   with that prefix, or when its id is recorded in a registration of
+ *   its deployment. No other alert is ever touched.
+ * - For each configured alert, the recorded alert, else an unrecorded
+ *   one of the name Herald would give it (a create whose answer was
+ *   lost), is kept while its listed name, conditionConfig and
+ *   actionConfig hold what the configuration asks (Abacus may add
+ *   keys); otherwise it is deleted and created again, as Abacus has no
+ *   update for alerts. Without one, one is created.
+ * - Herald alerts left over are deleted, with their registrations.
  *
  * A plan borrows from the configuration, the registrations and the
  * listings it was built from, which must outlive it; the templates and
@@ -91,6 +100,9 @@ struct abacus_item {
 	const char *endpoint;
 	json_t *template; /* webhooks: the payloadTemplate wanted */
 	json_t *settings; /* alerts: conditionConfig and actionConfig */
+	char *alert_name; /* alerts configured: the name at Abacus */
+	/* Alerts kept whose row is written: the version already seen. */
+	const char *version;
 };
 
 struct abacus_plan {
@@ -102,6 +114,7 @@ struct abacus_plan {
 struct abacus_plan_input {
 	const struct config_abacus *cfg; /* NULL: remove everything */
 	const char *prefix;              /* from abacus_endpoint_prefix */
+	const char *alert_prefix;        /* from abacus_alert_prefix */
 	const struct abacus_regs *regs;
 	const struct abacus_remote *remote; /* one per deployment */
 	size_t nremote;
@@ -112,6 +125,12 @@ struct abacus_plan_input {
  * (with *n 0) when there are none or memory ran out (*n SIZE_MAX). */
 const char **abacus_plan_deployments(const struct config_abacus *cfg,
                                      const struct abacus_regs *regs, size_t *n);
+
+/* The start of the name of every alert Herald creates: "herald ",
+ * public_url without trailing slashes, a space. False if it does not fit
+ * in size bytes. */
+bool abacus_alert_prefix(const char *public_url, char *out, size_t size)
+    __attribute__((warn_unused_result));
 
 /* Build the plan. False only when memory or randomness ran out. */
 bool abacus_plan_build(const struct abacus_plan_input *in,

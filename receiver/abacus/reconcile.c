@@ -4,7 +4,8 @@
  * Abacus may call it; the row gets its remote id once Abacus answered.
  * A create whose answer was lost leaves a webhook whose token matches
  * the row, and the next reconcile finds it by listing instead of
- * creating another.
+ * creating another. An alert is recorded only once Abacus answered: the
+ * name Herald gives it is enough to find one whose answer was lost.
  */
 #include "abacus/reconcile.h"
 
@@ -23,6 +24,7 @@
 struct run {
 	struct abacus_reconcile *r;
 	char prefix[PREFIX_MAX];
+	char alert_prefix[PREFIX_MAX];
 	struct abacus_regs regs;
 	const char **deps;
 	size_t ndeps;
@@ -216,8 +218,8 @@ static bool alert_create(struct run *u, const struct abacus_item *it, char *err,
 	const char *id, *version;
 	bool ok;
 
-	if (!abacus_create_alert(u->r->client, it->deployment_id, it->name,
-	                         cond, action, &got, &e))
+	if (!abacus_create_alert(u->r->client, it->deployment_id,
+	                         it->alert_name, cond, action, &got, &e))
 		return abacus_failed(&e, err, size);
 	id = json_string_value(json_object_get(got, "monitorAlertId"));
 	latest = json_object_get(got, "latestMonitorAlertVersion");
@@ -252,7 +254,11 @@ static bool apply_alert(struct run *u, const struct abacus_item *it, char *err,
                         size_t size)
 {
 	switch (it->op) {
-	case ABACUS_KEEP: return true;
+	case ABACUS_KEEP:
+		return !it->write_row ||
+		       abacus_registry_put_alert(
+		           u->r->conn, it->reg_id, it->deployment_id, it->name,
+		           it->remote_id, it->settings, it->version, err, size);
 	case ABACUS_CREATE: return alert_create(u, it, err, size);
 	case ABACUS_UPDATE:
 		/* Abacus cannot change an alert: replace it. */
@@ -260,8 +266,9 @@ static bool apply_alert(struct run *u, const struct abacus_item *it, char *err,
 		       alert_create(u, it, err, size);
 	case ABACUS_DELETE:
 		return alert_delete(u, it, err, size) &&
-		       abacus_registry_delete(u->r->conn, it->reg_id, err,
-		                              size);
+		       (!it->reg_id[0] ||
+		        abacus_registry_delete(u->r->conn, it->reg_id, err,
+		                               size));
 	}
 	return true;
 }
@@ -309,6 +316,7 @@ static bool plan(struct run *u, char *err, size_t size)
 	struct abacus_plan_input in = {
 		.cfg = u->r->remove_all ? NULL : &u->r->cfg->abacus,
 		.prefix = u->prefix,
+		.alert_prefix = u->alert_prefix,
 		.regs = &u->regs,
 	};
 
@@ -359,7 +367,8 @@ bool abacus_reconcile_run(struct abacus_reconcile *r, char *err, size_t size)
 		         "calls, {public_url}/hooks/abacus/...");
 		return false;
 	}
-	if (!abacus_endpoint_prefix(url, u.prefix, sizeof(u.prefix))) {
+	if (!abacus_endpoint_prefix(url, u.prefix, sizeof(u.prefix)) ||
+	    !abacus_alert_prefix(url, u.alert_prefix, sizeof(u.alert_prefix))) {
 		snprintf(err, size, "public_url is too long");
 		return false;
 	}

@@ -566,6 +566,130 @@ Test(abacus, webhooks_follow_public_url)
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
 }
 
+/* The one alert at the fake (it must be the only one). */
+static json_t *the_alert(void)
+{
+	json_t *st = control("GET", "state", NULL);
+	json_t *alerts = json_object_get(st, "alerts");
+	json_t *a;
+
+	cr_assert_eq(json_array_size(alerts), 1);
+	a = json_incref(json_array_get(alerts, 0));
+	json_decref(st);
+	return a;
+}
+
+/* The remote id recorded for the alert, matched against the fake's. */
+static void expect_alert_recorded(void)
+{
+	json_t *a = the_alert();
+	char *sql =
+	    tfmt("SELECT count(*) FROM registrations WHERE kind ="
+	         " 'alert' AND name = 'traffic-drop' AND remote_id ="
+	         " '%s'",
+	         json_string_value(json_object_get(a, "monitorAlertId")));
+
+	cr_expect_eq(tpg_value(db, sql), 1);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"
+	                           " WHERE kind = 'alert'"),
+	             1);
+	free(sql);
+	json_decref(a);
+}
+
+/* An answer to createDeploymentAlert that never arrived leaves the alert
+ * at Abacus and no row. The alert carries Herald's name for it, so the
+ * next register adopts it instead of creating a second one. */
+Test(abacus, lost_alert_create_is_adopted)
+{
+	char *out, *name;
+	size_t before;
+	json_t *a;
+
+	start(KEY);
+	free(register_ok());
+	a = the_alert();
+	name = tfmt("herald %s traffic-drop", h.url);
+	cr_expect_str_eq(json_string_value(json_object_get(a, "name")), name);
+	json_decref(a);
+	free(name);
+	tpg_exec(db, "DELETE FROM registrations WHERE kind = 'alert'");
+
+	before = calls(0, NULL, NULL);
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "keep   alert   dep-1 traffic-drop"
+	                               " (unrecorded Herald alert)"),
+	                   "%s", out);
+	free(out);
+	cr_expect_eq(calls(before, "POST", NULL), 0);
+	cr_expect_eq(calls(before, "DELETE", NULL), 0);
+	expect_alert_recorded();
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "4 to keep"), "%s", out);
+	free(out);
+}
+
+Test(abacus, alert_deleted_remotely_is_recreated)
+{
+	char *out, *path;
+	json_t *a;
+
+	start(KEY);
+	free(register_ok());
+	a = the_alert();
+	path = tfmt("alert?monitorAlertId=%s",
+	            json_string_value(json_object_get(a, "monitorAlertId")));
+	json_decref(control("DELETE", path, NULL));
+	free(path);
+	json_decref(a);
+
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "create alert   dep-1 traffic-drop"
+	                               " (deleted remotely)"),
+	                   "%s", out);
+	free(out);
+	expect_alert_recorded();
+}
+
+/* Abacus has no update for alerts: an edited one is replaced, and the new
+ * id recorded. */
+Test(abacus, alert_edited_remotely_is_repaired)
+{
+	char *out, *body;
+	size_t before;
+	json_t *a, *cond;
+
+	start(KEY);
+	free(register_ok());
+	a = the_alert();
+	body = tfmt("{\"monitorAlertId\": \"%s\", \"conditionConfig\":"
+	            " {\"alertType\": \"PredictionCount\", \"threshold\":"
+	            " -99, \"aggregationWindow\": \"1h\","
+	            " \"aggregationType\": \"sum\"}}",
+	            json_string_value(json_object_get(a, "monitorAlertId")));
+	json_decref(control("POST", "alert-edit", body));
+	free(body);
+	json_decref(a);
+
+	before = calls(0, NULL, NULL);
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "update alert   dep-1 traffic-drop"
+	                               " (changed remotely)"),
+	                   "%s", out);
+	free(out);
+	cr_expect_eq(calls(before, "DELETE", "deleteMonitorAlert"), 1);
+	cr_expect_eq(calls(before, "POST", "createDeploymentAlert"), 1);
+	a = the_alert();
+	cond = json_object_get(a, "conditionConfig");
+	cr_expect_eq(json_integer_value(json_object_get(cond, "threshold")),
+	             -10);
+	json_decref(a);
+	expect_alert_recorded();
+	out = register_ok();
+	cr_expect_not_null(strstr(out, "4 to keep"), "%s", out);
+	free(out);
+}
+
 Test(abacus, wrong_key_fails_with_abacus_message)
 {
 	char *out, *err;
@@ -670,16 +794,12 @@ Test(abacus, gateway_errors_of_idempotent_calls_are_retried)
 	cr_expect_eq(state_count("alerts"), 0);
 }
 
-Test(abacus, unregister_leaves_what_is_not_herald_s)
+/* Create something at the fake as another user of the account would. */
+static void create_foreign(const char *action, const char *body)
 {
-	const char *body = "{\"endpoint\": \"https://other.example/hook\","
-	                   " \"webhookEventType\": \"DEPLOYMENT_START\"}";
-	char *url =
-	    tfmt("%s/api/v0/createDeploymentWebhook?deploymentId=dep-1", api);
+	char *url = tfmt("%s/api/v0/%s?deploymentId=dep-1", api, action);
 	struct thttp_resp r;
-	char *out, *err;
 
-	start(KEY);
 	thttp("POST", url, fake_cert,
 	      (const char *[]){ "apiKey: " KEY,
 	                        "Content-Type: application/json", NULL },
@@ -687,10 +807,29 @@ Test(abacus, unregister_leaves_what_is_not_herald_s)
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	thttp_free(&r);
 	free(url);
+}
+
+Test(abacus, unregister_leaves_what_is_not_herald_s)
+{
+	char *out, *err;
+
+	start(KEY);
+	create_foreign("createDeploymentWebhook",
+	               "{\"endpoint\": \"https://other.example/hook\","
+	               " \"webhookEventType\": \"DEPLOYMENT_START\"}");
+	/* Called as Herald's configured alert is, but not by Herald. */
+	create_foreign("createDeploymentAlert",
+	               "{\"alertName\": \"traffic-drop\", \"conditionConfig\":"
+	               " {\"alertType\": \"PredictionCount\"},"
+	               " \"actionConfig\": {\"actionType\": \"Email\","
+	               " \"emailRecipients\": [\"them@example.com\"]}}");
 
 	out = register_ok();
 	cr_expect_null(strstr(out, "other.example"), "%s", out);
+	cr_expect_not_null(strstr(out, "create alert   dep-1 traffic-drop"),
+	                   "%s", out);
 	cr_expect_eq(state_count("webhooks"), 4);
+	cr_expect_eq(state_count("alerts"), 2);
 	free(out);
 	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
 	cr_expect_not_null(strstr(out, "0 to create, 0 to update, 4 to delete"),
@@ -698,7 +837,7 @@ Test(abacus, unregister_leaves_what_is_not_herald_s)
 	free(out);
 	free(err);
 	cr_expect_eq(state_count("webhooks"), 1);
-	cr_expect_eq(state_count("alerts"), 0);
+	cr_expect_eq(state_count("alerts"), 1);
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
 }
 

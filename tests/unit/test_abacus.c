@@ -21,6 +21,7 @@
 
 #define PUBLIC "https://herald.example/base/"
 #define PREFIX "https://herald.example/base/hooks/abacus/"
+#define ALERT  "herald https://herald.example/base "
 
 static const char config_text[] =
     "{\"tls\": {\"self_signed\": true},"
@@ -346,6 +347,7 @@ static void build(struct world *w, bool remove_all)
 	struct abacus_plan_input in = {
 		.cfg = remove_all ? NULL : &cfg->abacus,
 		.prefix = PREFIX,
+		.alert_prefix = ALERT,
 		.regs = &w->regs,
 		.remote = w->remote,
 		.nremote = 2,
@@ -381,10 +383,35 @@ static void expect_plan(const struct world *w, const char *want)
 #define R3 "01900000-0000-7000-8000-000000000003"
 #define R4 "01900000-0000-7000-8000-000000000004"
 
+/* A listed alert of dep-1 with the settings (borrowed, may be NULL) and
+ * a latest version "v-ID". */
+static json_t *add_alert(struct world *w, const char *id, const char *name,
+                         json_t *settings)
+{
+	json_t *a = json_pack("{s:s, s:s, s:{s:s}}", "monitorAlertId", id,
+	                      "name", name, "latestMonitorAlertVersion",
+	                      "monitorAlertVersion", "v-latest");
+
+	json_t *copy = json_deep_copy(settings);
+
+	/* A copy: settings shares the configuration's condition. */
+	if (copy != NULL)
+		json_object_update(a, copy);
+	json_decref(copy);
+	json_array_append_new(w->alerts[0], a);
+	return a;
+}
+
+/* The settings of the configured alert drop. */
+static json_t *drop_settings(void)
+{
+	return abacus_plan_alert_settings(dep(0)->alerts.items);
+}
+
 /* dep-1 and dep-2 exactly as configured. */
 static void all_in_place(struct world *w)
 {
-	json_t *settings = abacus_plan_alert_settings(dep(0)->alerts.items);
+	json_t *settings = drop_settings();
 
 	add_reg(w, R1, "dep-1", "DEPLOYMENT_START", "tA", "w1");
 	add_reg(w, R2, "dep-1", "DEPLOYMENT_FAILED", "tB", "w2");
@@ -393,8 +420,7 @@ static void all_in_place(struct world *w)
 	add_hook(w, 0, "w1", PREFIX "tA", "DEPLOYMENT_START", R1);
 	add_hook(w, 0, "w2", PREFIX "tB", "DEPLOYMENT_FAILED", R2);
 	add_hook(w, 1, "w3", PREFIX "tC", "DEPLOYMENT_SUCCESS", R3);
-	json_array_append_new(w->alerts[0],
-	                      json_pack("{s:s}", "monitorAlertId", "a1"));
+	add_alert(w, "a1", ALERT "drop", settings);
 }
 
 Test(abacus, plan_from_nothing_creates_everything)
@@ -421,6 +447,7 @@ Test(abacus, plan_from_nothing_creates_everything)
 	        json_object_get(w.plan.items[0].template, "herald"),
 	        "registration_id")),
 	    w.plan.items[0].reg_id);
+	cr_expect_str_eq(w.plan.items[2].alert_name, ALERT "drop");
 	world_free(&w);
 }
 
@@ -548,30 +575,134 @@ Test(abacus, plan_adopts_an_unrecorded_herald_webhook)
 	world_free(&w);
 }
 
+Test(abacus, alert_prefix_names_the_instance)
+{
+	char out[64];
+
+	cr_assert(abacus_alert_prefix(PUBLIC "//", out, sizeof(out)));
+	cr_expect_str_eq(out, ALERT);
+	cr_expect_not(abacus_alert_prefix(PUBLIC, out, 20));
+}
+
 Test(abacus, plan_replaces_a_changed_alert)
 {
 	struct world w;
 	json_t *old = json_pack("{s:{s:s}}", "conditionConfig", "alertType",
 	                        "AccuracyBelowThreshold");
+	json_t *want = drop_settings();
 
 	world_init(&w);
 	add_alert_reg(&w, R4, "drop", "a1", old);
 	add_alert_reg(&w, R3, "gone", "a2", json_object());
-	json_array_append_new(w.alerts[0],
-	                      json_pack("{s:s}", "monitorAlertId", "a1"));
-	json_array_append_new(w.alerts[0],
-	                      json_pack("{s:s}", "monitorAlertId", "a2"));
-	/* Listed but not recorded: not Herald's, never touched. */
-	json_array_append_new(w.alerts[0],
-	                      json_pack("{s:s}", "monitorAlertId", "a3"));
+	add_alert(&w, "a1", ALERT "drop", old);
+	add_alert(&w, "a2", ALERT "gone", NULL);
+	/* Neither Herald's name nor recorded: never touched. */
+	add_alert(&w, "a3", "drop", want);
+	add_alert(&w, "a4", "herald https://other.example drop", want);
 	build(&w, false);
-	cr_assert_eq(w.plan.count, 5);
-	cr_expect_eq(w.plan.items[2].op, ABACUS_UPDATE);
+	expect_plan(&w, "create webhook dep-1 DEPLOYMENT_START (missing)\n"
+	                "create webhook dep-1 DEPLOYMENT_FAILED (missing)\n"
+	                "update alert   dep-1 drop (configuration changed)\n"
+	                "delete alert   dep-1 gone (not configured)\n"
+	                "create webhook dep-2 DEPLOYMENT_SUCCESS (missing)\n");
 	cr_expect_str_eq(w.plan.items[2].remote_id, "a1");
 	cr_expect_str_eq(w.plan.items[2].reg_id, R4);
-	cr_expect_eq(w.plan.items[3].op, ABACUS_DELETE);
+	cr_expect_str_eq(w.plan.items[2].alert_name, ALERT "drop");
 	cr_expect_str_eq(w.plan.items[3].remote_id, "a2");
-	cr_expect_str_eq(w.plan.items[3].name, "gone");
+	cr_expect_str_eq(w.plan.items[3].reg_id, R3);
+	json_decref(want);
+	world_free(&w);
+}
+
+/* Recorded as configured, listed otherwise: Abacus holds what counts. */
+Test(abacus, plan_repairs_an_alert_changed_remotely)
+{
+	struct world w;
+	json_t *a;
+
+	world_init(&w);
+	all_in_place(&w);
+	a = json_array_get(w.alerts[0], 0);
+	json_object_set_new(json_object_get(a, "conditionConfig"), "threshold",
+	                    json_integer(-50));
+	build(&w, false);
+	cr_assert_eq(w.plan.count, 4);
+	cr_expect_eq(w.plan.items[2].op, ABACUS_UPDATE);
+	cr_expect_str_eq(w.plan.items[2].why, "changed remotely");
+	cr_expect_str_eq(w.plan.items[2].remote_id, "a1");
+	world_free(&w);
+
+	/* Recipients are compared too, and so is the name. */
+	world_init(&w);
+	all_in_place(&w);
+	a = json_array_get(w.alerts[0], 0);
+	json_array_append_new(
+	    json_object_get(json_object_get(a, "actionConfig"),
+	                    "emailRecipients"),
+	    json_string("evil@example.com"));
+	build(&w, false);
+	cr_expect_eq(w.plan.items[2].op, ABACUS_UPDATE);
+	world_free(&w);
+	world_init(&w);
+	all_in_place(&w);
+	a = json_array_get(w.alerts[0], 0);
+	json_object_set_new(a, "name", json_string("drop"));
+	build(&w, false);
+	cr_expect_eq(w.plan.items[2].op, ABACUS_UPDATE);
+	world_free(&w);
+}
+
+/* What Abacus adds to an alert, or how it writes a number, is no
+ * change. */
+Test(abacus, plan_keeps_an_alert_abacus_filled_in)
+{
+	struct world w;
+	json_t *a, *cond;
+
+	world_init(&w);
+	all_in_place(&w);
+	a = json_array_get(w.alerts[0], 0);
+	cond = json_object_get(a, "conditionConfig");
+	json_object_set_new(cond, "threshold", json_real(-5.0));
+	json_object_set_new(cond, "aggregationType", json_null());
+	json_object_set_new(a, "actionConfig",
+	                    json_string("{\"actionType\": \"Email\", "
+	                                "\"emailRecipients\": "
+	                                "[\"ops@example.com\"], \"emailBody\":"
+	                                " \"b\", \"emailCc\": []}"));
+	build(&w, false);
+	cr_assert_eq(w.plan.count, 4);
+	cr_expect_eq(w.plan.items[2].op, ABACUS_KEEP, "%s",
+	             w.plan.items[2].why);
+	cr_expect_not(w.plan.items[2].write_row);
+	world_free(&w);
+}
+
+/* A create whose answer was lost: at Abacus under Herald's name, not
+ * recorded. */
+Test(abacus, plan_adopts_an_unrecorded_herald_alert)
+{
+	struct world w;
+	json_t *want = drop_settings();
+
+	world_init(&w);
+	add_alert(&w, "a5", ALERT "drop", want);
+	add_alert(&w, "a6", ALERT "drop", want);
+	add_alert(&w, "a7", ALERT "old", want);
+	build(&w, false);
+	expect_plan(&w, "create webhook dep-1 DEPLOYMENT_START (missing)\n"
+	                "create webhook dep-1 DEPLOYMENT_FAILED (missing)\n"
+	                "keep   alert   dep-1 drop (unrecorded Herald alert)\n"
+	                "delete alert   dep-1 drop (duplicate or unrecorded)\n"
+	                "delete alert   dep-1 old (duplicate or unrecorded)\n"
+	                "create webhook dep-2 DEPLOYMENT_SUCCESS (missing)\n");
+	cr_expect(w.plan.items[2].write_row);
+	cr_expect_str_eq(w.plan.items[2].remote_id, "a5");
+	cr_expect_str_eq(w.plan.items[2].version, "v-latest");
+	cr_expect_str_eq(w.plan.items[3].remote_id, "a6");
+	cr_expect_str_eq(w.plan.items[3].reg_id, "");
+	cr_expect_str_eq(w.plan.items[4].remote_id, "a7");
+	json_decref(want);
 	world_free(&w);
 }
 
@@ -591,19 +722,25 @@ Test(abacus, plan_to_remove_everything)
 	/* Somebody else's. */
 	add_hook(&w, 1, "w7", "https://old.example/hooks/abacus/tG",
 	         "DEPLOYMENT_START", R2);
+	add_alert(&w, "a8", "drop", NULL);
+	/* Herald's by name, never recorded. */
+	add_alert(&w, "a9", ALERT "old", NULL);
 	build(&w, true);
 	expect_plan(&w, "delete webhook dep-1 DEPLOYMENT_START (unregister)\n"
 	                "delete webhook dep-1 DEPLOYMENT_FAILED (unregister)\n"
 	                "delete alert   dep-1 drop (unregister)\n"
+	                "delete alert   dep-1 old (duplicate or unrecorded)\n"
 	                "delete webhook dep-2 DEPLOYMENT_SUCCESS "
 	                "(unregister)\n"
 	                "delete webhook dep-2 DEPLOYMENT_FAILED "
 	                "(unregister)\n"
 	                "delete webhook dep-2 DEPLOYMENT_START (duplicate or "
 	                "unrecorded)\n");
-	cr_assert_eq(w.plan.count, 6);
-	cr_expect_str_eq(w.plan.items[4].remote_id, "w5");
-	cr_expect_str_eq(w.plan.items[5].remote_id, "w6");
+	cr_assert_eq(w.plan.count, 7);
+	cr_expect_str_eq(w.plan.items[2].reg_id, R4);
+	cr_expect_str_eq(w.plan.items[3].remote_id, "a9");
+	cr_expect_str_eq(w.plan.items[5].remote_id, "w5");
+	cr_expect_str_eq(w.plan.items[6].remote_id, "w6");
 	world_free(&w);
 }
 

@@ -72,12 +72,12 @@ static bool list_one(struct run *u, struct abacus_remote *rm, char *err,
 	return false;
 }
 
+/* Unregister lists the configured deployments too: what Herald owns
+ * there is found by listing, rows or not. */
 static bool list_all(struct run *u, char *err, size_t size)
 {
-	const struct config_abacus *cfg =
-	    u->r->remove_all ? NULL : &u->r->cfg->abacus;
-
-	u->deps = abacus_plan_deployments(cfg, &u->regs, &u->ndeps);
+	u->deps =
+	    abacus_plan_deployments(&u->r->cfg->abacus, &u->regs, &u->ndeps);
 	if (u->ndeps == SIZE_MAX) {
 		snprintf(err, size, "out of memory");
 		return false;

@@ -33,8 +33,9 @@ static const char register_usage[] =
 static const char unregister_usage[] =
     "usage: herald unregister [--dry-run] [OPTIONS]\n"
     "\n"
-    "Delete every webhook and alert Herald created at Abacus, and their\n"
-    "registrations. Prints one line per item.\n"
+    "Delete every webhook and alert of Herald's at Abacus, and their\n"
+    "registrations: on the configured deployments and on those the\n"
+    "registrations name, recorded or not. Prints one line per item.\n"
     "\n"
     "  -n, --dry-run           print the plan, change nothing\n"
     "" CLI_COMMON_USAGE;

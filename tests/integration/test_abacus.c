@@ -841,6 +841,24 @@ Test(abacus, unregister_leaves_what_is_not_herald_s)
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
 }
 
+/* Rows lost (a restored backup, a dropped database): unregister still
+ * finds Herald's webhooks and alerts on the configured deployments. */
+Test(abacus, unregister_without_rows_finds_herald_s)
+{
+	char *out, *err;
+
+	start(KEY);
+	free(register_ok());
+	tpg_exec(db, "DELETE FROM registrations");
+	cr_expect_eq(cli("unregister", NULL, &out, &err), 0, "%s", err);
+	cr_expect_not_null(strstr(out, "0 to create, 0 to update, 4 to delete"),
+	                   "%s", out);
+	free(out);
+	free(err);
+	cr_expect_eq(state_count("webhooks"), 0);
+	cr_expect_eq(state_count("alerts"), 0);
+}
+
 Test(abacus, register_needs_public_url)
 {
 	char *text = config(KEY, NULL, 0, "");

@@ -34,6 +34,7 @@ struct abacus_service {
 
 	/* The thread's own. */
 	PGconn *conn;
+	struct abacus_poller_gone gone;
 	bool leader;
 	bool reconciled;
 	bool warned; /* about the database being unreachable */
@@ -140,7 +141,9 @@ static bool reconcile(struct abacus_service *s, const struct config *cfg,
 
 static void work(struct abacus_service *s, const struct config *cfg)
 {
-	struct abacus_poller p = { .writer = s->writer, .stop = &s->stopping };
+	struct abacus_poller p = { .writer = s->writer,
+		                   .stop = &s->stopping,
+		                   .gone = &s->gone };
 	char err[1024];
 
 	p.client = abacus_client_new(&cfg->abacus, err, sizeof(err));
@@ -275,6 +278,7 @@ void abacus_stop(struct abacus_service *s)
 	pthread_mutex_unlock(&s->mu);
 	if (s->running)
 		pthread_join(s->thread, NULL);
+	abacus_poller_gone_free(&s->gone);
 	config_unref(s->cfg);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cond);

@@ -136,7 +136,91 @@ static enum event_outcome submit(const struct abacus_poller *pl,
 	return out;
 }
 
+/* Alerts gone at Abacus */
+
+void abacus_poller_gone_free(struct abacus_poller_gone *g)
+{
+	for (size_t i = 0; i < g->count; i++)
+		free(g->ids[i]);
+	free(g->ids);
+	g->ids = NULL;
+	g->count = 0;
+}
+
+/* Add id unless it is there; true when it was not (news to report). */
+static bool gone_add(struct abacus_poller_gone *g, const char *id)
+{
+	char **more;
+
+	if (g == NULL)
+		return true;
+	for (size_t i = 0; i < g->count; i++) {
+		if (strcmp(g->ids[i], id) == 0)
+			return false;
+	}
+	more = realloc(g->ids, (g->count + 1) * sizeof(*g->ids));
+	if (more == NULL)
+		return true;
+	g->ids = more;
+	if ((g->ids[g->count] = strdup(id)) != NULL)
+		g->count++;
+	return true;
+}
+
+static bool alert_recorded(const struct abacus_regs *regs, const char *id)
+{
+	for (size_t i = 0; i < regs->count; i++) {
+		const struct abacus_reg *g = &regs->items[i];
+
+		if (g->alert && g->remote_id && strcmp(g->remote_id, id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Forget the ids no alert registration records any more. */
+static void gone_prune(struct abacus_poller_gone *g,
+                       const struct abacus_regs *regs)
+{
+	size_t kept = 0;
+
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->count; i++) {
+		if (alert_recorded(regs, g->ids[i]))
+			g->ids[kept++] = g->ids[i];
+		else
+			free(g->ids[i]);
+	}
+	g->count = kept;
+}
+
 /* One alert */
+
+static void report_failure(const struct abacus_poller *pl,
+                           const struct abacus_reg *g,
+                           const struct abacus_error *e)
+{
+	char why[800];
+
+	if (atomic_load(pl->stop))
+		return;
+	abacus_error_format(e, why, sizeof(why));
+	if (!abacus_error_not_found(e))
+		log_warn("monitor alert not polled", LOG_S("alert", g->name),
+		         LOG_S("deployment", g->deployment_id),
+		         LOG_S("error", why));
+	else if (gone_add(pl->gone, g->remote_id))
+		log_warn("monitor alert deleted at Abacus; herald register"
+		         " creates it again",
+		         LOG_S("alert", g->name),
+		         LOG_S("deployment", g->deployment_id),
+		         LOG_S("error", why));
+	else
+		log_debug("monitor alert still deleted at Abacus",
+		          LOG_S("alert", g->name),
+		          LOG_S("deployment", g->deployment_id));
+}
 
 static bool store_version(const struct abacus_poller *pl,
                           const struct abacus_reg *g, json_t *version,
@@ -175,16 +259,10 @@ static bool poll_one(const struct abacus_poller *pl, const struct abacus_reg *g,
 	struct abacus_error e;
 	json_t *alert = NULL, *version;
 	const char *vid;
-	char why[800];
 	bool ok = true;
 
 	if (!abacus_describe_alert(pl->client, g->remote_id, &alert, &e)) {
-		abacus_error_format(&e, why, sizeof(why));
-		if (!atomic_load(pl->stop))
-			log_warn("monitor alert not polled",
-			         LOG_S("alert", g->name),
-			         LOG_S("deployment", g->deployment_id),
-			         LOG_S("error", why));
+		report_failure(pl, g, &e);
 		return true;
 	}
 	version = json_object_get(alert, "latestMonitorAlertVersion");
@@ -204,6 +282,7 @@ bool abacus_poller_round(const struct abacus_poller *p, char *err, size_t size)
 
 	if (!abacus_registry_load(p->conn, &regs, err, size))
 		return false;
+	gone_prune(p->gone, &regs);
 	for (size_t i = 0; ok && i < regs.count; i++) {
 		const struct abacus_reg *g = &regs.items[i];
 

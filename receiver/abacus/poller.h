@@ -10,6 +10,10 @@
  * never store a version twice. A version that could not be stored (the
  * writer down or full) is tried again next round.
  *
+ * An alert Abacus says is gone is reported once, then at debug level,
+ * until its registration changes: the next `herald register` creates it
+ * again.
+ *
  * Everything is borrowed from the caller, who runs rounds on a thread of
  * its own (abacus/abacus.h).
  */
@@ -30,11 +34,21 @@
 
 struct writer;
 
+/* The remote ids of alerts found deleted at Abacus and reported: the
+ * caller keeps it from round to round and frees what it holds. */
+struct abacus_poller_gone {
+	char **ids;
+	size_t count;
+};
+
+void abacus_poller_gone_free(struct abacus_poller_gone *g);
+
 struct abacus_poller {
 	PGconn *conn;
 	struct abacus_client *client;
 	struct writer *writer;
-	const atomic_bool *stop; /* give up waiting once true */
+	const atomic_bool *stop;         /* give up waiting once true */
+	struct abacus_poller_gone *gone; /* NULL: report every round */
 };
 
 /*

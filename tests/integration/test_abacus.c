@@ -566,6 +566,14 @@ Test(abacus, webhooks_follow_public_url)
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM registrations"), 0);
 }
 
+static void new_version(const char *alert_id)
+{
+	char *body = tfmt("{\"monitorAlertId\": \"%s\"}", alert_id);
+
+	json_decref(control("POST", "alert-version", body));
+	free(body);
+}
+
 /* The one alert at the fake (it must be the only one). */
 static json_t *the_alert(void)
 {
@@ -629,19 +637,40 @@ Test(abacus, lost_alert_create_is_adopted)
 	free(out);
 }
 
+static size_t occurrences(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* The poller says once that the alert is gone, not every round; the next
+ * register creates it again and the poller follows the new one. */
 Test(abacus, alert_deleted_remotely_is_recreated)
 {
-	char *out, *path;
+	char *out, *path, *log;
 	json_t *a;
 
 	start(KEY);
 	free(register_ok());
+	cr_assert(therald_wait_log(&h, "abacus poller active", 10000));
 	a = the_alert();
 	path = tfmt("alert?monitorAlertId=%s",
 	            json_string_value(json_object_get(a, "monitorAlertId")));
 	json_decref(control("DELETE", path, NULL));
 	free(path);
 	json_decref(a);
+	/* Three rounds or more at one a second. */
+	cr_assert(
+	    therald_wait_log(&h, "monitor alert deleted at Abacus", 5000));
+	tsleep_ms(3500);
+	log = therald_log(&h);
+	cr_expect_eq(occurrences(log, "monitor alert deleted at Abacus"), 1,
+	             "%s", log);
+	cr_expect_null(strstr(log, "monitor alert not polled"), "%s", log);
+	free(log);
 
 	out = register_ok();
 	cr_expect_not_null(strstr(out, "create alert   dep-1 traffic-drop"
@@ -649,6 +678,14 @@ Test(abacus, alert_deleted_remotely_is_recreated)
 	                   "%s", out);
 	free(out);
 	expect_alert_recorded();
+	a = the_alert();
+	new_version(json_string_value(json_object_get(a, "monitorAlertId")));
+	json_decref(a);
+	cr_expect_eq(wait_count("event_type = 'MONITOR_ALERT'", 1, 15000), 1);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM events e JOIN"
+	                           " registrations r ON r.id ="
+	                           " e.registration_id AND r.kind = 'alert'"),
+	             1);
 }
 
 /* Abacus has no update for alerts: an edited one is replaced, and the new
@@ -905,14 +942,6 @@ static void start_second(void)
 	therald_start(&h2, same_db, NULL);
 	free(same_db);
 	free(text);
-}
-
-static void new_version(const char *alert_id)
-{
-	char *body = tfmt("{\"monitorAlertId\": \"%s\"}", alert_id);
-
-	json_decref(control("POST", "alert-version", body));
-	free(body);
 }
 
 #define MONITOR "event_type = 'MONITOR_ALERT'"

@@ -1,8 +1,9 @@
 /*
  * The http sink: any endpoint, the rendered template as the body, extra
- * headers from the configuration, and Standard Webhooks signature headers
- * when a secret is set. webhook-id is the delivery id, the same on every
- * retry, so a receiver can drop repeats.
+ * headers from the configuration, and the Standard Webhooks headers.
+ * webhook-id (the delivery id, the same on every retry) and
+ * webhook-timestamp go with every request, signed or not, so that any
+ * receiver can drop repeats; webhook-signature only when a secret is set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,9 @@
 #include "sources/signature.h"
 #include "version.h"
 
-static struct curl_slist *signed_headers(const struct sink_basic *s,
-                                         const struct sink_message *msg,
-                                         const char *body, size_t len)
+static struct curl_slist *webhook_headers(const struct sink_basic *s,
+                                          const struct sink_message *msg,
+                                          const char *body, size_t len)
 {
 	const struct config_sink *c = s->cfg;
 	struct curl_slist *h =
@@ -28,13 +29,13 @@ static struct curl_slist *signed_headers(const struct sink_basic *s,
 	h = h ? post_header(h, "User-Agent", "herald/" HERALD_VERSION) : h;
 	for (size_t i = 0; h && i < c->headers.count; i++)
 		h = post_header(h, c->headers.keys[i], c->headers.values[i]);
+	snprintf(ts, sizeof(ts), "%lld", (long long)now);
+	h = h ? post_header(h, "webhook-id", msg->delivery_id) : h;
+	h = h ? post_header(h, "webhook-timestamp", ts) : h;
 	if (h == NULL || c->key == NULL)
 		return h;
-	snprintf(ts, sizeof(ts), "%lld", (long long)now);
 	sig_sign(c->key, msg->delivery_id, now, body, len, sig);
-	h = post_header(h, "webhook-id", msg->delivery_id);
-	h = h ? post_header(h, "webhook-timestamp", ts) : h;
-	return h ? post_header(h, "webhook-signature", sig) : h;
+	return post_header(h, "webhook-signature", sig);
 }
 
 static void http_deliver(void *state, const struct sink_message *msg,
@@ -52,7 +53,7 @@ static void http_deliver(void *state, const struct sink_message *msg,
 		done(arg, &r);
 		return;
 	}
-	req.headers = signed_headers(s, msg, req.body, req.len);
+	req.headers = webhook_headers(s, msg, req.body, req.len);
 	post_send(s->env->curl, &req, done, arg);
 }
 

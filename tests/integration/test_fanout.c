@@ -443,6 +443,51 @@ Test(fanout, gone_turns_the_sink_off_until_enabled)
 	free(sinks);
 }
 
+/* Receivers of unsigned sinks deduplicate retries too: webhook-id and
+ * webhook-timestamp go with every request, the signature only with a
+ * secret. */
+Test(fanout, unsigned_http_sink_sends_id_and_timestamp)
+{
+	char *sinks = tfmt(hook_sink, 10);
+	json_t *reqs, *req;
+	const char *id, *ts;
+	char *event, *end;
+	long long when;
+
+	json_decref(
+	    control("POST", "/_control/script",
+	            "{\"path\": \"/hook\", \"responses\": ["
+	            "{\"status\": 503}], \"then\": {\"status\": 200}}"));
+	start_with(sinks);
+	event = send_event("DEPLOYMENT_START", "unsigned-1");
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 20000),
+	             1);
+	reqs = control("GET", "/_control/requests?path=/hook", NULL);
+	cr_assert_eq(json_array_size(reqs), 2);
+	for (size_t i = 0; i < 2; i++) {
+		req = json_array_get(reqs, i);
+		id = header_of(req, "webhook-id");
+		ts = header_of(req, "webhook-timestamp");
+		cr_assert_not_null(id, "request %zu has no webhook-id", i);
+		cr_assert_not_null(ts, "request %zu has no timestamp", i);
+		cr_expect_null(header_of(req, "webhook-signature"));
+		cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE"
+		                   " id = '%s' AND event_id = '%s'",
+		                   id, event),
+		             1, "webhook-id %s is not the delivery id", id);
+		when = strtoll(ts, &end, 10);
+		cr_expect(*end == '\0' && llabs(when - time(NULL)) < 600,
+		          "webhook-timestamp %s", ts);
+	}
+	cr_expect_str_eq(header_of(json_array_get(reqs, 0), "webhook-id"),
+	                 header_of(json_array_get(reqs, 1), "webhook-id"));
+	json_decref(reqs);
+	free(event);
+	free(sinks);
+}
+
 /* Requests the capture server saw per webhook-id. */
 struct seen {
 	char id[40];

@@ -6,6 +6,11 @@
  * timeout is killed, with its process group, and tried again later. What
  * it prints (standard output and error together) is kept, up to a KiB.
  *
+ * The program does not inherit Herald's environment, which holds what
+ * ${VAR} expansion reads (database and SMTP passwords, tokens): it gets a
+ * few variables that locate things and set the language, the event's
+ * HERALD_* fields and the sink's own env.
+ *
  * Child processes are watched through pidfds on the dispatcher's loop, so
  * no SIGCHLD handler is involved.
  */
@@ -26,7 +31,8 @@
 
 #define EX_TEMPFAIL_STATUS 75
 
-extern char **environ;
+/* Where programs are looked for when Herald has no PATH. */
+#define DEFAULT_PATH "/usr/bin:/bin"
 
 struct run;
 
@@ -61,7 +67,7 @@ static char *resolve(const char *prog)
 
 	if (strchr(prog, '/') != NULL)
 		return access(prog, X_OK) == 0 ? strdup(prog) : NULL;
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+	for (const char *p = path ? path : DEFAULT_PATH; *p;) {
 		size_t n = strcspn(p, ":");
 
 		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog);
@@ -93,9 +99,24 @@ static void *command_open(const struct config_sink *cfg,
 	return s;
 }
 
-/* Environment: ours, then the event's fields, then the configured ones,
- * later entries winning. Built before fork, since after it only
- * async-signal-safe calls are allowed. */
+/* What the program may see of Herald's environment: where to find
+ * programs, files and temporary space, and the language and time zone
+ * of its output. Nothing else, credentials least of all. */
+static const char *const inherited[] = { "PATH",     "HOME", "LANG",  "LC_ALL",
+	                                 "LC_CTYPE", "TZ",   "TMPDIR" };
+
+#define N_INHERITED (sizeof(inherited) / sizeof(*inherited))
+
+/* Append "name=value" to env at *k when value is set. */
+static void env_add(char **env, size_t *k, const char *name, const char *value)
+{
+	if (value != NULL && asprintf(&env[*k], "%s=%s", name, value) > 0)
+		(*k)++;
+}
+
+/* Environment: the inherited few, then the event's fields, then the
+ * configured ones, later entries winning. Built before fork, since
+ * after it only async-signal-safe calls are allowed. */
 static char **make_env(const struct command_sink *s,
                        const struct sink_message *msg)
 {
@@ -112,28 +133,22 @@ static char **make_env(const struct command_sink *s,
 		{ "HERALD_SEVERITY",
 		  json_string_value(json_object_get(ev, "severity")) },
 	};
-	size_t nenv = 0, nf = sizeof(fields) / sizeof(*fields), k = 0;
-	char **env;
+	size_t nf = sizeof(fields) / sizeof(*fields), k = 0;
+	char **env =
+	    calloc(N_INHERITED + nf + c->env.count + 2, sizeof(char *));
 
-	while (environ[nenv] != NULL)
-		nenv++;
-	env = calloc(nenv + nf + c->env.count + 2, sizeof(char *));
 	if (env == NULL)
 		return NULL;
-	for (size_t i = 0; i < nenv; i++)
-		env[k++] = strdup(environ[i]);
-	for (size_t i = 0; i < nf; i++) {
-		if (fields[i][1] != NULL &&
-		    asprintf(&env[k], "%s=%s", fields[i][0], fields[i][1]) > 0)
-			k++;
-	}
+	for (size_t i = 0; i < N_INHERITED; i++)
+		env_add(env, &k, inherited[i], getenv(inherited[i]));
+	if (getenv("PATH") == NULL)
+		env_add(env, &k, "PATH", DEFAULT_PATH);
+	for (size_t i = 0; i < nf; i++)
+		env_add(env, &k, fields[i][0], fields[i][1]);
 	if (asprintf(&env[k], "HERALD_ATTEMPT=%d", msg->attempt) > 0)
 		k++;
-	for (size_t i = 0; i < c->env.count; i++) {
-		if (asprintf(&env[k], "%s=%s", c->env.keys[i],
-		             c->env.values[i]) > 0)
-			k++;
-	}
+	for (size_t i = 0; i < c->env.count; i++)
+		env_add(env, &k, c->env.keys[i], c->env.values[i]);
 	return env;
 }
 

@@ -308,6 +308,89 @@ Test(fanout, one_event_reaches_all_five_kinds)
 	free(smtp_bin);
 }
 
+/* Whether name may appear in the command's environment: the inherited
+ * few, what a shell adds itself, the event's fields, the configured
+ * ones. */
+static bool command_may_see(const char *name)
+{
+	static const char *const allowed[] = {
+		"PATH",
+		"HOME",
+		"LANG",
+		"LC_ALL",
+		"LC_CTYPE",
+		"TZ",
+		"TMPDIR",
+		"PWD",
+		"OLDPWD",
+		"SHLVL",
+		"_",
+		"HERALD_EVENT_ID",
+		"HERALD_EVENT_TYPE",
+		"HERALD_DELIVERY_ID",
+		"HERALD_SOURCE",
+		"HERALD_DEPLOYMENT_ID",
+		"HERALD_SEVERITY",
+		"HERALD_ATTEMPT",
+		"GREETING",
+		"CHOSEN",
+	};
+
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(*allowed); i++)
+		if (strcmp(name, allowed[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Herald's environment holds what ${VAR} expansion reads; the command
+ * sees only an allow-list of it, plus what the sink passes on. */
+Test(fanout, command_sees_only_its_allowed_environment)
+{
+	char *out = tfmt("%s/env.txt", h.dir);
+	char *sinks, *event, *text, *line, *save = NULL;
+
+	setenv("T_LEAK_SECRET", "leak-secret-7Q2W", 1);
+	setenv("T_CHOSEN", "chosen-4K8P", 1);
+	sinks = tfmt("\"routes\": [{\"sinks\": [\"run\"]}],"
+	             " \"sinks\": {\"run\": {\"kind\": \"command\","
+	             "  \"argv\": [\"/bin/sh\", \"-c\", \"exec env > %s\"],"
+	             "  \"env\": {\"GREETING\": \"hello\","
+	             "   \"CHOSEN\": \"${T_CHOSEN}\"}}},"
+	             " \"admin\": {\"token\": \"${T_LEAK_SECRET}\"}",
+	             out);
+	start_with(sinks);
+	event = send_event("DEPLOYMENT_START", "env-1");
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 20000),
+	             1);
+	line = tread(out);
+	cr_assert_not_null(line);
+	text = tfmt("\n%s", line);
+	free(line);
+	cr_expect_null(strstr(text, "leak-secret-7Q2W"), "%s", text);
+	cr_expect_not_null(strstr(text, "\nGREETING=hello\n"), "%s", text);
+	cr_expect_not_null(strstr(text, "\nCHOSEN=chosen-4K8P\n"), "%s", text);
+	cr_expect_not_null(strstr(text, "PATH="), "%s", text);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		cr_assert_not_null(eq, "%s", line);
+		*eq = '\0';
+		cr_expect(command_may_see(line), "%s reached the command",
+		          line);
+		if (strcmp(line, "HERALD_EVENT_ID") == 0)
+			cr_expect_str_eq(eq + 1, event);
+	}
+	unsetenv("T_LEAK_SECRET");
+	unsetenv("T_CHOSEN");
+	free(text);
+	free(event);
+	free(sinks);
+	free(out);
+}
+
 /* Started-at gaps between consecutive attempts of the one delivery of
  * sink, in milliseconds; returns how many attempts there are. */
 static int attempt_gaps(const char *sink, long long *gaps, int max)

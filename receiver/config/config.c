@@ -682,6 +682,23 @@ static bool sink_validate(struct cfg_ctx *ctx, void *obj,
 	return true;
 }
 
+/*
+ * A command's argv as --print shows it: the program, which is what a
+ * reader checks, and its arguments redacted. Arguments are where
+ * programs take their tokens ("-H", "Authorization: Bearer ..."), often
+ * through ${VAR}, and nothing tells those apart from harmless ones.
+ */
+static json_t *show_argv(const void *field)
+{
+	const struct cfg_strings *argv = field;
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < argv->count; i++)
+		json_array_append_new(
+		    out, json_string(i == 0 ? argv->items[i] : CFG_REDACTED));
+	return out;
+}
+
 static const struct cfg_option sink_options[] = {
 	{ "kind", CFG_ENUM, OPT(struct config_sink, kind), .required = true,
 	  .choices = sink_kinds, .restart = false },
@@ -711,7 +728,8 @@ static const struct cfg_option sink_options[] = {
 	{ "secret", CFG_STRING, OPT(struct config_sink, secret),
 	  .secret = true },
 	{ "ca_file", CFG_STRING, OPT(struct config_sink, ca_file) },
-	{ "smtp_url", CFG_STRING, OPT(struct config_sink, smtp_url) },
+	{ "smtp_url", CFG_STRING, OPT(struct config_sink, smtp_url),
+	  .show = cfg_show_url },
 	{ "smtp_tls", CFG_ENUM, OPT(struct config_sink, smtp_tls),
 	  .def = "starttls", .choices = smtp_tls_modes },
 	{ "username", CFG_STRING, OPT(struct config_sink, username) },
@@ -719,10 +737,13 @@ static const struct cfg_option sink_options[] = {
 	  .secret = true },
 	{ "from", CFG_STRING, OPT(struct config_sink, from) },
 	{ "to", CFG_STRINGS, OPT(struct config_sink, to) },
-	{ "argv", CFG_STRINGS, OPT(struct config_sink, argv) },
-	{ "env", CFG_STRMAP, OPT(struct config_sink, env) },
+	{ "argv", CFG_STRINGS, OPT(struct config_sink, argv),
+	  .show = show_argv },
+	{ "env", CFG_STRMAP, OPT(struct config_sink, env),
+	  .show = cfg_show_keys },
 	{ "path", CFG_STRING, OPT(struct config_sink, path) },
-	{ "settings", CFG_JSON, OPT(struct config_sink, settings) },
+	{ "settings", CFG_JSON, OPT(struct config_sink, settings),
+	  .show = cfg_show_shape },
 	{ .name = NULL },
 };
 
@@ -890,7 +911,8 @@ static bool deployment_validate(struct cfg_ctx *ctx, void *obj,
 
 static const struct cfg_option deployment_options[] = {
 	{ "events", CFG_STRINGS, OPT(struct config_abacus_deployment, events) },
-	{ "payload", CFG_JSON, OPT(struct config_abacus_deployment, payload) },
+	{ "payload", CFG_JSON, OPT(struct config_abacus_deployment, payload),
+	  .show = cfg_show_shape },
 	{ "alerts", CFG_MAP, OPT(struct config_abacus_deployment, alerts),
 	  .sub = &alert_section },
 	{ .name = NULL },
@@ -985,7 +1007,7 @@ static bool abacus_validate(struct cfg_ctx *ctx, void *obj,
 
 static const struct cfg_option abacus_options[] = {
 	{ "api_url", CFG_STRING, OPT(struct config_abacus, api_url),
-	  .def = "https://api.abacus.ai" },
+	  .def = "https://api.abacus.ai", .show = cfg_show_url },
 	{ "api_key", CFG_STRING, OPT(struct config_abacus, api_key),
 	  .secret = true },
 	{ "ca_file", CFG_STRING, OPT(struct config_abacus, ca_file) },
@@ -1060,7 +1082,8 @@ static bool top_validate(struct cfg_ctx *ctx, void *obj,
 static const struct cfg_option top_options[] = {
 	{ "state_dir", CFG_STRING, OPT(struct config, state_dir),
 	  .def = ".herald", .restart = true },
-	{ "public_url", CFG_STRING, OPT(struct config, public_url) },
+	{ "public_url", CFG_STRING, OPT(struct config, public_url),
+	  .show = cfg_show_url },
 	{ "listen", CFG_OBJECT, OPT(struct config, listen),
 	  .sub = &listen_section },
 	{ "tls", CFG_OBJECT, OPT(struct config, tls), .sub = &tls_section },
@@ -1110,7 +1133,7 @@ static json_t *config_show_conninfo(const void *field)
 		if (o->val == NULL)
 			continue;
 		fprintf(f, "%s%s=%s", ftell(f) ? " " : "", o->keyword,
-		        strcmp(o->keyword, "password") == 0 ? "<redacted>"
+		        strcmp(o->keyword, "password") == 0 ? CFG_REDACTED
 		                                            : o->val);
 	}
 	if (f != NULL)

@@ -14,7 +14,7 @@
 
 #define SECRET_FILE_MAX (64 * 1024)
 
-static const char cfg_redacted[] = "<redacted>";
+static const char cfg_redacted[] = CFG_REDACTED;
 
 /* Errors */
 
@@ -931,6 +931,81 @@ json_t *cfg_show(const struct cfg_section *sec, const void *obj)
 		json_object_set_new(
 		    out, o->name,
 		    show_option(o, (const char *)obj + o->offset));
+	return out;
+}
+
+json_t *cfg_show_keys(const void *field)
+{
+	const struct cfg_strmap *m = field;
+	json_t *out = json_object();
+
+	for (size_t i = 0; i < m->count; i++)
+		json_object_set_new(out, m->keys[i], json_string(cfg_redacted));
+	return out;
+}
+
+static json_t *shape_of(json_t *v)
+{
+	json_t *out, *item;
+	const char *key;
+	size_t i;
+
+	if (json_is_object(v)) {
+		out = json_object();
+		json_object_foreach(v, key, item)
+		{
+			json_object_set_new(out, key, shape_of(item));
+		}
+		return out;
+	}
+	if (json_is_array(v)) {
+		out = json_array();
+		json_array_foreach(v, i, item)
+		{
+			json_array_append_new(out, shape_of(item));
+		}
+		return out;
+	}
+	if (json_is_string(v) || json_is_number(v))
+		return json_string(cfg_redacted);
+	return json_incref(v); /* true, false, null: nothing to hide */
+}
+
+json_t *cfg_show_shape(const void *field)
+{
+	json_t *v = *(json_t *const *)field;
+
+	return v != NULL ? shape_of(v) : json_null();
+}
+
+/* scheme://[userinfo@]host[:port][/path][?query][#fragment]: the
+ * userinfo, query and fragment become "<redacted>". A value without
+ * "://" is read as starting at the host. */
+json_t *cfg_show_url(const void *field)
+{
+	const char *url = *(const char *const *)field, *sep, *host, *at, *rest;
+	size_t head, hostlen;
+	json_t *out;
+	char *text;
+
+	if (url == NULL)
+		return json_null();
+	sep = strstr(url, "://");
+	host = sep != NULL ? sep + 3 : url;
+	head = (size_t)(host - url);
+	hostlen = strcspn(host, "/?#");
+	at = memrchr(host, '@', hostlen);
+	if (at != NULL) {
+		hostlen -= (size_t)(at + 1 - host);
+		host = at + 1;
+	}
+	rest = host + hostlen + strcspn(host + hostlen, "?#");
+	if (asprintf(&text, "%.*s%s%.*s%.1s%s", (int)head, url,
+	             at != NULL ? CFG_REDACTED "@" : "", (int)(rest - host),
+	             host, rest, *rest != '\0' ? CFG_REDACTED : "") < 0)
+		return json_string(cfg_redacted);
+	out = json_string(text);
+	free(text);
 	return out;
 }
 

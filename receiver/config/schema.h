@@ -137,9 +137,26 @@ void cfg_where_child(struct cfg_where *child, const struct cfg_where *w,
 void cfg_error_pos(struct cfg_ctx *ctx, int line, int column, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
+/* What --print shows in place of a secret. */
+#define CFG_REDACTED "<redacted>"
+
 /* The effective values of obj as JSON, defaults included and secrets
  * shown as "<redacted>". New reference. */
 json_t *cfg_show(const struct cfg_section *sec, const void *obj);
+
+/*
+ * Shows (struct cfg_option.show) for values that are not secrets as a
+ * whole but may hold some; each returns a new reference.
+ *
+ * cfg_show_keys: a CFG_STRMAP with its names and every value redacted.
+ * cfg_show_shape: a CFG_JSON with its keys and structure, every string
+ * and number redacted.
+ * cfg_show_url: a CFG_STRING URL with what carries credentials redacted:
+ * user and password, and the query and fragment.
+ */
+json_t *cfg_show_keys(const void *field);
+json_t *cfg_show_shape(const void *field);
+json_t *cfg_show_url(const void *field);
 
 /* The first option marked restart whose value differs between a and b, as
  * a dotted name written into name; false if none differs. */

@@ -190,6 +190,26 @@ Test(config, abacus_http_only_to_loopback)
 	}
 }
 
+Test(config, urls_show_without_what_may_be_secret)
+{
+	static const char *const cases[][2] = {
+		{ "https://h.example.com:8443/x",
+		  "https://h.example.com:8443/x" },
+		{ "smtp://u:p@mail:587", "smtp://<redacted>@mail:587" },
+		{ "smtps://u@mail", "smtps://<redacted>@mail" },
+		{ "https://h/p?token=t#f", "https://h/p?<redacted>" },
+		{ "https://h#frag", "https://h#<redacted>" },
+		{ "https://a@b@h/p@q", "https://<redacted>@h/p@q" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		json_t *shown = cfg_show_url(&cases[i][0]);
+
+		cr_expect_str_eq(json_string_value(shown), cases[i][1]);
+		json_decref(shown);
+	}
+}
+
 Test(config, suggests_the_file_twin_of_a_secret)
 {
 	char *errors;

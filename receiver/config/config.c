@@ -20,6 +20,7 @@
 #include "herald/sink_plugin.h"
 #include "log.h"
 #include "routes.h"
+#include "sinks/email.h"
 #include "sources/signature.h"
 #include "sources/source.h"
 #include "version.h"
@@ -653,6 +654,27 @@ static bool plugin_loads(struct cfg_ctx *ctx, const struct config_sink *k,
 	return ok;
 }
 
+/* An email sink that could never send is refused here, with the place
+ * of the option at fault, rather than when the dispatcher opens it. */
+static bool email_fits(struct cfg_ctx *ctx, const struct config_sink *k,
+                       const struct cfg_where *w)
+{
+	const char *key;
+	char why[256];
+
+	if ((k->username == NULL) != (k->password == NULL)) {
+		cfg_error_at(ctx, w, NULL,
+		             "SMTP auth needs both \"username\" and "
+		             "\"password\"");
+		return false;
+	}
+	if (!email_check(k, &key, why, sizeof(why))) {
+		cfg_error_at(ctx, w, key, "%s", why);
+		return false;
+	}
+	return true;
+}
+
 static bool sink_validate(struct cfg_ctx *ctx, void *obj,
                           const struct cfg_where *w)
 {
@@ -665,13 +687,8 @@ static bool sink_validate(struct cfg_ctx *ctx, void *obj,
 		k->method = "POST";
 	if (k->kind == CONFIG_SINK_PLUGIN && !plugin_loads(ctx, k, w))
 		return false;
-	if (k->kind == CONFIG_SINK_EMAIL &&
-	    (k->username == NULL) != (k->password == NULL)) {
-		cfg_error_at(ctx, w, NULL,
-		             "SMTP auth needs both \"username\" and "
-		             "\"password\"");
+	if (k->kind == CONFIG_SINK_EMAIL && !email_fits(ctx, k, w))
 		return false;
-	}
 	if (k->secret == NULL)
 		return true;
 	k->key = arena_alloc(ctx->arena, sizeof(*k->key));

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "dispatch/curl_driver.h"
+#include "sinks/email.h"
 #include "sinks/kinds.h"
 #include "sinks/mime.h"
 #include "sinks/sink.h"
@@ -56,47 +57,46 @@ struct email_parts {
 	size_t subject_len, text_len, html_len;
 };
 
-/* Opening. */
+/* Checking the configuration. */
 
 static bool email_url_fits(const struct config_sink *cfg, const char *scheme,
-                           char *err, size_t size)
+                           const char **key, char *err, size_t size)
 {
 	bool implicit = cfg->smtp_tls == CONFIG_SMTP_IMPLICIT;
 
+	*key = "smtp_url";
 	if (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0) {
 		snprintf(err, size,
-		         "smtp_url must start with smtp:// or smtps://, "
-		         "not %s://",
+		         "must start with smtp:// or smtps://, not %s://",
 		         scheme);
 		return false;
 	}
+	*key = "smtp_tls";
 	if (!implicit && strcmp(scheme, "smtps") == 0) {
-		snprintf(
-		    err, size,
-		    "smtp_url is smtps:// (TLS from the first byte) but "
-		    "smtp_tls is \"starttls\": use smtp://HOST:587, or set "
-		    "smtp_tls to \"implicit\"");
+		snprintf(err, size,
+		         "\"starttls\" does not go with an smtps:// URL (TLS "
+		         "from the first byte): use smtp://HOST:587, or set "
+		         "smtp_tls to \"implicit\"");
 		return false;
 	}
 	if (implicit && strcmp(scheme, "smtp") == 0) {
 		snprintf(err, size,
-		         "smtp_url is smtp:// (STARTTLS) but smtp_tls is "
-		         "\"implicit\": use smtps://HOST:465, or set smtp_tls "
-		         "to \"starttls\"");
+		         "\"implicit\" does not go with an smtp:// URL "
+		         "(STARTTLS): use smtps://HOST:465, or set smtp_tls to "
+		         "\"starttls\"");
 		return false;
 	}
 	return true;
 }
 
-/* The URL says nothing secret and agrees with smtp_tls. Messages never
- * quote the URL: it could hold credentials. */
-static bool email_check_url(const struct config_sink *cfg, char *err,
-                            size_t size)
+static bool email_check_url(const struct config_sink *cfg, const char **key,
+                            char *err, size_t size)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *password = NULL;
 	bool ok = false;
 
+	*key = "smtp_url";
 	if (u == NULL) {
 		snprintf(err, size, "out of memory");
 		return false;
@@ -104,14 +104,13 @@ static bool email_check_url(const struct config_sink *cfg, char *err,
 	if (curl_url_set(u, CURLUPART_URL, cfg->smtp_url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		snprintf(err, size,
-		         "smtp_url is not a URL like smtp://HOST:587");
+		snprintf(err, size, "not a URL like smtp://HOST:587");
 	else if (curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
 		snprintf(err, size,
-		         "smtp_url must not hold a password: "
-		         "use \"username\" and \"password\"");
+		         "must not hold a password: use \"username\" and "
+		         "\"password\"");
 	else
-		ok = email_url_fits(cfg, scheme, err, size);
+		ok = email_url_fits(cfg, scheme, key, err, size);
 
 	curl_free(scheme);
 	curl_free(host);
@@ -119,6 +118,37 @@ static bool email_check_url(const struct config_sink *cfg, char *err,
 	curl_url_cleanup(u);
 	return ok;
 }
+
+static bool email_check_addr(const char *mailbox, const char *key,
+                             const char **at, char *err, size_t size)
+{
+	char addr[EMAIL_ADDR_MAX];
+
+	if (mime_addr_spec(mailbox, addr, sizeof(addr)))
+		return true;
+	*at = key;
+	snprintf(err, size, "\"%s\" is not an address", mailbox);
+	return false;
+}
+
+bool email_check(const struct config_sink *cfg, const char **key, char *err,
+                 size_t size)
+{
+	if (!email_check_url(cfg, key, err, size) ||
+	    !email_check_addr(cfg->from, "from", key, err, size))
+		return false;
+	for (size_t i = 0; i < cfg->to.count; i++)
+		if (!email_check_addr(cfg->to.items[i], "to", key, err, size))
+			return false;
+	if (cfg->to.count == 0) {
+		*key = "to";
+		snprintf(err, size, "names no recipient");
+		return false;
+	}
+	return true;
+}
+
+/* Opening. */
 
 static void email_free(struct email_sink *s)
 {
@@ -128,29 +158,24 @@ static void email_free(struct email_sink *s)
 	free(s);
 }
 
-static bool email_add_rcpts(struct email_sink *s, char *err, size_t size)
+/* The envelope sender and recipients, from the addresses of from and
+ * to. */
+static bool email_envelope(struct email_sink *s)
 {
 	const struct cfg_strings *to = &s->cfg->to;
 
+	if (!mime_addr_spec(s->cfg->from, s->mail_from, sizeof(s->mail_from)))
+		return false;
 	for (size_t i = 0; i < to->count; i++) {
 		char addr[EMAIL_ADDR_MAX];
 		struct curl_slist *l;
 
-		if (!mime_addr_spec(to->items[i], addr, sizeof(addr))) {
-			snprintf(err, size, "to: \"%s\" is not an address",
-			         to->items[i]);
+		if (!mime_addr_spec(to->items[i], addr, sizeof(addr)))
 			return false;
-		}
 		l = curl_slist_append(s->rcpt, addr);
-		if (l == NULL) {
-			snprintf(err, size, "out of memory");
+		if (l == NULL)
 			return false;
-		}
 		s->rcpt = l;
-	}
-	if (s->rcpt == NULL) {
-		snprintf(err, size, "\"to\" names no recipient");
-		return false;
 	}
 	return true;
 }
@@ -159,9 +184,13 @@ static void *email_open(const struct config_sink *cfg,
                         const struct sink_env *env, char *err, size_t size)
 {
 	struct email_sink *s;
+	const char *key;
+	char why[256];
 
-	if (!email_check_url(cfg, err, size))
+	if (!email_check(cfg, &key, why, sizeof(why))) {
+		snprintf(err, size, "%s: %s", key, why);
 		return NULL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		snprintf(err, size, "out of memory");
@@ -169,14 +198,9 @@ static void *email_open(const struct config_sink *cfg,
 	}
 	s->cfg = cfg;
 	s->env = *env;
-
-	if (!mime_addr_spec(cfg->from, s->mail_from, sizeof(s->mail_from))) {
-		snprintf(err, size, "from: \"%s\" is not an address",
-		         cfg->from);
-		email_free(s);
-		return NULL;
-	}
-	if (!email_add_rcpts(s, err, size)) {
+	if (!email_envelope(s)) {
+		/* email_check accepted every address: only memory is short */
+		snprintf(err, size, "out of memory");
 		email_free(s);
 		return NULL;
 	}

@@ -695,7 +695,7 @@ Test(fanout, two_processes_never_send_the_same_attempt)
 	second.dir = tmkdtemp();
 	second.config = tfmt("%s/herald.json", second.dir);
 	second.log = tfmt("%s/herald.log", second.dir);
-	second.ca = tfmt("%s/tls/cert.pem", second.dir);
+	second.ca = strdup(h.ca); /* the configuration names h's files */
 	second.db = strdup(h.db);
 	/* The same configuration: state, certificate and database. */
 	config = tread(h.config);

@@ -10,12 +10,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support/tcheck.h"
+#include "support/thttp.h"
 #include "support/tpg.h"
 
 #define START_TIMEOUT_MS 30000
+#define READY_TIMEOUT_MS 60000
 #define STOP_TIMEOUT_MS  30000
 #define CLEANUP_STOP_MS  3000
 
@@ -106,8 +109,8 @@ size_t therald_spawn(struct therald *h, const char *config_template,
 	return from;
 }
 
-void therald_start(struct therald *h, const char *config_template,
-                   const char *const extra[])
+void therald_start_listening(struct therald *h, const char *config_template,
+                             const char *const extra[])
 {
 	size_t from = therald_spawn(h, config_template, extra);
 	int status;
@@ -128,6 +131,51 @@ void therald_start(struct therald *h, const char *config_template,
 	cr_assert(h->port > 0, "herald did not start listening");
 	free(h->url);
 	h->url = tfmt("https://127.0.0.1:%d", h->port);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Poll /readyz until it answers 200; the bound is a deadline, so slow
+ * answers on a loaded machine count against it too. */
+static void wait_ready(struct therald *h)
+{
+	char *url = tfmt("%s/readyz", h->url);
+	int64_t deadline = now_ms() + READY_TIMEOUT_MS;
+	struct thttp_resp r = { 0 };
+	char last[256] = "no answer";
+	int status;
+
+	for (;;) {
+		thttp("GET", url, h->ca, NULL, NULL, 0, &r);
+		if (r.status == 200)
+			break;
+		snprintf(last, sizeof(last), "%ld %.200s", r.status,
+		         r.status ? r.body : r.error);
+		thttp_free(&r);
+		if (exited(h, &status))
+			cr_assert_fail("herald exited before it was ready "
+			               "(status %d)",
+			               status);
+		cr_assert(now_ms() < deadline,
+		          "herald not ready within %d ms; /readyz: %s",
+		          READY_TIMEOUT_MS, last);
+		tsleep_ms(50);
+	}
+	thttp_free(&r);
+	free(url);
+}
+
+void therald_start(struct therald *h, const char *config_template,
+                   const char *const extra[])
+{
+	therald_start_listening(h, config_template, extra);
+	wait_ready(h);
 }
 
 int therald_stop(struct therald *h, int sig)

@@ -43,9 +43,16 @@ void therald_init(struct therald *h);
 
 /* Write config_template ({{dir}} and {{db}} replaced) and start
  * `herald serve` with extra arguments (NULL-terminated, may be NULL);
- * returns once it listens. */
+ * returns once /readyz answers 200, so that events sent next are stored
+ * rather than refused as "starting". Fails the test if herald exits or
+ * is not ready within a minute. */
 void therald_start(struct therald *h, const char *config_template,
                    const char *const extra[]);
+
+/* The same, returning once herald listens, ready or not: for tests of
+ * what it does before it is ready. */
+void therald_start_listening(struct therald *h, const char *config_template,
+                             const char *const extra[]);
 
 /* Write the configuration and start `herald serve` as therald_start
  * does, without waiting for it to listen; returns the log's size before

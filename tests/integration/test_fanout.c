@@ -838,17 +838,39 @@ Test(fanout, two_processes_never_send_the_same_attempt)
 
 Test(fanout, stop_gives_back_its_leases)
 {
+	json_t *n;
+
 	json_decref(
 	    control("POST", "/_control/script",
 	            "{\"path\": \"/hook\", \"responses\": [],"
 	            " \"then\": {\"status\": 200, \"delay_ms\": 9000}}"));
-	start_with(slow_hook);
+	start_leasing("60s", slow_hook);
 	free(send_event("DEPLOYMENT_SUCCESS", "lease-1"));
-	cr_assert(therald_wait_log(&h, "msg=request", 5000));
-	tsleep_ms(500);
+	/* Claimed, and the attempt under way: the stop has a lease to give
+	 * back and an attempt to abandon. */
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " locked_until > now() AND locked_by IS NOT NULL",
+	                      1, 20000),
+	             1, "the delivery was never claimed");
+	for (int waited = 0; waited <= 20000; waited += 100) {
+		n = control("GET", "/_control/count?path=/hook", NULL);
+		if (json_integer_value(json_object_get(n, "count")) > 0)
+			break;
+		json_decref(n);
+		n = NULL;
+		tsleep_ms(100);
+	}
+	cr_assert_not_null(n, "the attempt never reached the endpoint");
+	json_decref(n);
+	cr_assert_eq(count("SELECT count(*) FROM deliveries WHERE"
+	                   " locked_by IS NOT NULL AND status = '%s'",
+	                   "pending"),
+	             1, "the lease was gone before the stop");
+
 	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM deliveries WHERE"
-	                           " locked_by IS NOT NULL"),
+	                           " locked_by IS NOT NULL"
+	                           " OR locked_until IS NOT NULL"),
 	             0, "a lease was kept after a clean stop");
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM deliveries WHERE"
 	                           " status = 'pending' AND attempts = 0"),

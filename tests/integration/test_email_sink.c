@@ -24,6 +24,7 @@
 #include "support/tcheck.h"
 #include "support/tfake.h"
 #include "support/thttp.h"
+#include "support/tmail.h"
 #include "template/store.h"
 
 #define SMTP_USER     "herald"
@@ -255,37 +256,6 @@ static json_t *received(void)
 	return control("GET", "/messages", NULL);
 }
 
-/* A received message as Python's email package reads it. */
-static json_t *parse_mail(const char *data)
-{
-	static const char script[] =
-	    "import email, json, sys\n"
-	    "from email import policy\n"
-	    "m = email.message_from_string(sys.stdin.read(),"
-	    " policy=policy.default)\n"
-	    "parts = [[p.get_content_type(),"
-	    " p.get_content().replace('\\r\\n', '\\n')]"
-	    " for p in m.walk() if not p.is_multipart()]\n"
-	    "defects = [str(d) for p in m.walk() for d in p.defects]\n"
-	    "print(json.dumps({'subject': str(m['subject']),"
-	    " 'from': str(m['from']), 'to': str(m['to']),"
-	    " 'message_id': str(m['message-id']),"
-	    " 'auto_submitted': str(m['auto-submitted']),"
-	    " 'date': str(m['date']), 'type': m.get_content_type(),"
-	    " 'parts': parts, 'defects': defects}))\n";
-	const char *argv[] = { PYTHON, "-c", script, NULL };
-	char *out = NULL, *err = NULL;
-	json_error_t e;
-	json_t *j;
-
-	cr_assert_eq(trun(argv, data, &out, &err, false), 0, "%s", err);
-	j = json_loads(out, 0, &e);
-	cr_assert(j != NULL, "%s: %s", e.text, out);
-	free(out);
-	free(err);
-	return j;
-}
-
 static const char *str_at(json_t *j, const char *key)
 {
 	const char *s = json_string_value(json_object_get(j, key));
@@ -354,7 +324,7 @@ Test(email_sink, starttls_and_auth_deliver)
 	cr_expect_str_eq(json_string_value(
 	                     json_array_get(json_object_get(m, "rcpt_tos"), 1)),
 	                 "oncall@example.com");
-	mail = parse_mail(str_at(m, "data"));
+	mail = tmail_parse(str_at(m, "data"));
 	check_mail(mail, "<0190a2b4-d1@example.com>");
 
 	/* A retry of the same delivery carries the same Message-ID. */
@@ -363,7 +333,7 @@ Test(email_sink, starttls_and_auth_deliver)
 	json_decref(msgs);
 	msgs = received();
 	cr_assert_eq(json_array_size(msgs), 2);
-	again = parse_mail(str_at(json_array_get(msgs, 1), "data"));
+	again = tmail_parse(str_at(json_array_get(msgs, 1), "data"));
 	cr_expect_str_eq(str_at(again, "message_id"),
 	                 str_at(mail, "message_id"));
 
@@ -454,7 +424,7 @@ Test(email_sink, implicit_tls_delivers)
 	cr_assert_eq(json_array_size(msgs), 1);
 	cr_expect(
 	    json_is_true(json_object_get(json_array_get(msgs, 0), "tls")));
-	mail = parse_mail(str_at(json_array_get(msgs, 0), "data"));
+	mail = tmail_parse(str_at(json_array_get(msgs, 0), "data"));
 	check_mail(mail, "<d5@example.com>");
 	json_decref(mail);
 	json_decref(msgs);

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 #include "support/tfake.h"
 #include "support/therald.h"
 #include "support/thttp.h"
+#include "support/tmail.h"
 #include "support/tpg.h"
+#include "util/jsonptr.h"
 
 #define SECRET      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define SINK_SECRET "whsec_c2luay1zZWNyZXQta2V5LWZvci10ZXN0cw=="
@@ -193,6 +196,209 @@ static const char *header_of(json_t *request, const char *name)
 	return NULL;
 }
 
+/* The string at pointer in j, or "" when there is none. */
+static const char *str_at(json_t *j, const char *pointer)
+{
+	const char *v = json_string_value(jsonptr_get(j, pointer));
+
+	return v != NULL ? v : "";
+}
+
+/* The id of event's delivery to sink (malloc'd). */
+static char *delivery_of(const char *event, const char *sink)
+{
+	char *sql = tfmt("SELECT id::text FROM deliveries WHERE"
+	                 " event_id = '%s' AND sink = '%s'",
+	                 event, sink);
+	PGresult *res = PQexec(db, sql);
+	char *id;
+
+	cr_assert_eq(PQntuples(res), 1, "no delivery of %s to %s", event, sink);
+	id = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	free(sql);
+	return id;
+}
+
+/* The envelope of templates/http and templates/command: the event as
+ * send_event made it, and the delivery to sink. */
+static void expect_envelope(json_t *j, const char *event, const char *sink)
+{
+	char *delivery = delivery_of(event, sink);
+
+	cr_expect_str_eq(str_at(j, "/type"), "DEPLOYMENT_FAILED");
+	cr_expect_str_eq(str_at(j, "/event/id"), event);
+	cr_expect_str_eq(str_at(j, "/event/source"), "ci");
+	cr_expect_str_eq(str_at(j, "/event/event_type"), "DEPLOYMENT_FAILED");
+	cr_expect_str_eq(str_at(j, "/event/deployment_id"), "web-7");
+	cr_expect_str_eq(str_at(j, "/event/labels/team"), "core");
+	cr_expect_eq(json_integer_value(jsonptr_get(j, "/event/payload/n")), 1);
+	cr_expect(json_is_string(jsonptr_get(j, "/event/received_at")));
+	cr_expect_str_eq(str_at(j, "/delivery/id"), delivery);
+	cr_expect_str_eq(str_at(j, "/delivery/sink"), sink);
+	cr_expect_eq(json_integer_value(jsonptr_get(j, "/delivery/attempt")),
+	             1);
+	free(delivery);
+}
+
+/* Slack: Block Kit whose header, facts and context name the event, and
+ * a fallback text for notifications. */
+static void expect_slack(const char *event)
+{
+	json_t *reqs = control("GET", "/_control/requests?path=/slack", NULL);
+	json_t *msg, *block;
+	const char *text;
+	bool has_id = false, has_facts = false;
+	size_t i;
+
+	cr_assert_eq(json_array_size(reqs), 1);
+	msg = json_loads(str_at(json_array_get(reqs, 0), "/body"), 0, NULL);
+	cr_assert_not_null(msg, "Slack body is not JSON");
+	text = str_at(msg, "/text");
+	cr_expect_not_null(strstr(text, "Deployment failed"), "%s", text);
+	cr_expect_not_null(strstr(text, "web-7"), "%s", text);
+	cr_expect_str_eq(str_at(msg, "/blocks/0/type"), "header");
+	text = str_at(msg, "/blocks/0/text/text");
+	cr_expect_not_null(strstr(text, "DEPLOYMENT_FAILED"), "%s", text);
+	cr_expect_not_null(strstr(text, "web-7"), "%s", text);
+	json_array_foreach(json_object_get(msg, "blocks"), i, block)
+	{
+		char *all = json_dumps(block, 0);
+
+		has_id |= strcmp(str_at(block, "/type"), "context") == 0 &&
+		          strstr(all, event) != NULL;
+		has_facts |= strcmp(str_at(block, "/type"), "section") == 0 &&
+		             strstr(all, "Deployment: web-7") != NULL &&
+		             strstr(all, "Source: ci") != NULL;
+		free(all);
+	}
+	cr_expect(has_id, "no context block with the event id");
+	cr_expect(has_facts, "no section with the deployment and source");
+	json_decref(msg);
+	json_decref(reqs);
+}
+
+/* HTTP: signed, webhook-id the delivery id, extra header, the event in
+ * its envelope. */
+static void expect_http(const char *event)
+{
+	json_t *reqs = control("GET", "/_control/requests?path=/hook", NULL);
+	json_t *req, *body;
+	struct sig_secret key;
+	char *delivery = delivery_of(event, "hook");
+	const char *raw;
+
+	cr_assert_eq(json_array_size(reqs), 1);
+	req = json_array_get(reqs, 0);
+	raw = str_at(req, "/body");
+	cr_assert(sig_secret_parse(SINK_SECRET, &key));
+	cr_expect_eq(sig_verify(&key, 1, header_of(req, "webhook-id"),
+	                        header_of(req, "webhook-timestamp"),
+	                        header_of(req, "webhook-signature"), raw,
+	                        strlen(raw), (int64_t)time(NULL)),
+	             SIG_OK);
+	cr_expect_str_eq(header_of(req, "webhook-id"), delivery);
+	cr_expect_str_eq(header_of(req, "X-Team"), "core");
+	body = json_loads(raw, 0, NULL);
+	cr_assert_not_null(body, "not JSON: %s", raw);
+	expect_envelope(body, event, "hook");
+	json_decref(body);
+	json_decref(reqs);
+	free(delivery);
+}
+
+static bool part_has(json_t *parts, const char *type, const char *needle)
+{
+	json_t *part;
+	size_t i;
+
+	json_array_foreach(parts, i, part)
+	{
+		if (strcmp(str_at(part, "/0"), type) == 0 &&
+		    strstr(str_at(part, "/1"), needle) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Email: over STARTTLS with AUTH; subject, both bodies, Message-ID from
+ * the delivery id, a Date of now. */
+static void expect_email(const struct tfake *smtp, const char *event)
+{
+	char *url = tfmt("http://127.0.0.1:%d/messages", smtp->control_port);
+	char *delivery = delivery_of(event, "mail");
+	char *message_id = tfmt("<%s@example.com>", delivery);
+	struct thttp_resp r;
+	json_t *mails, *mail, *parts;
+	double date;
+
+	thttp("GET", url, NULL, NULL, NULL, 0, &r);
+	mails = thttp_json(&r);
+	thttp_free(&r);
+	cr_assert_eq(json_array_size(mails), 1);
+	cr_expect(json_is_true(jsonptr_get(mails, "/0/tls")));
+	cr_expect(json_is_true(jsonptr_get(mails, "/0/auth")));
+	mail = tmail_parse(str_at(mails, "/0/data"));
+	parts = json_object_get(mail, "parts");
+	cr_expect_eq(json_array_size(json_object_get(mail, "defects")), 0);
+	cr_expect_str_eq(str_at(mail, "/subject"),
+	                 "[herald] DEPLOYMENT_FAILED web-7 from ci");
+	cr_expect_str_eq(str_at(mail, "/message_id"), message_id);
+	cr_expect_str_eq(str_at(mail, "/auto_submitted"), "auto-generated");
+	cr_expect_str_eq(str_at(mail, "/type"), "multipart/alternative");
+	date = json_real_value(json_object_get(mail, "date_epoch"));
+	cr_expect(fabs(date - (double)time(NULL)) < 600, "Date: %s",
+	          str_at(mail, "/date"));
+	cr_expect(part_has(parts, "text/plain", event), "no id in the text");
+	cr_expect(part_has(parts, "text/plain", "Deployment:   web-7"));
+	cr_expect(part_has(parts, "text/html", event), "no id in the html");
+	cr_expect(part_has(parts, "text/html", "DEPLOYMENT_FAILED · web-7"));
+	json_decref(mail);
+	json_decref(mails);
+	free(message_id);
+	free(delivery);
+	free(url);
+}
+
+/* Command: the envelope with the event on stdin. */
+static void expect_command(const char *out, const char *event)
+{
+	char *text = tread(out);
+	json_t *j;
+
+	cr_assert_not_null(text, "the command wrote nothing");
+	j = json_loads(text, 0, NULL);
+	cr_assert_not_null(j, "not JSON: %s", text);
+	expect_envelope(j, event, "run");
+	cr_expect(json_is_object(jsonptr_get(j, "/event/headers")));
+	json_decref(j);
+	free(text);
+}
+
+/* Plugin: one JSON line with the delivery and the event's data. */
+static void expect_plugin(const char *jsonl, const char *event)
+{
+	char *text = tread(jsonl);
+	char *delivery = delivery_of(event, "plug");
+	json_t *line;
+
+	cr_assert_not_null(text, "the plugin wrote nothing");
+	line = json_loads(text, 0, NULL);
+	cr_assert_not_null(line, "not one JSON line: %s", text);
+	cr_expect_str_eq(str_at(line, "/event_id"), event);
+	cr_expect_str_eq(str_at(line, "/delivery_id"), delivery);
+	cr_expect_str_eq(str_at(line, "/event_type"), "DEPLOYMENT_FAILED");
+	cr_expect_eq(json_integer_value(json_object_get(line, "attempt")), 1);
+	cr_expect_str_eq(str_at(line, "/event/id"), event);
+	cr_expect_str_eq(str_at(line, "/event/deployment_id"), "web-7");
+	cr_expect_str_eq(str_at(line, "/event/source"), "ci");
+	cr_expect_eq(json_integer_value(jsonptr_get(line, "/event/payload/n")),
+	             1);
+	json_decref(line);
+	free(delivery);
+	free(text);
+}
+
 Test(fanout, one_event_reaches_all_five_kinds)
 {
 	char *out = tfmt("%s/command.json", h.dir);
@@ -200,11 +406,8 @@ Test(fanout, one_event_reaches_all_five_kinds)
 	char *plugin =
 	    tfmt("%s/plugins/herald-jsonl.so", tenv("HERALD_BUILD_DIR"));
 	char *smtp_bin = tfmt("%s/smtp", tenv("HERALD_FAKES_DIR"));
-	char *sinks, *event, *text, *mail_url;
+	char *sinks, *event;
 	struct tfake smtp;
-	json_t *reqs, *req, *mails, *line;
-	struct sig_secret key;
-	const char *body;
 
 	tfake_start(&smtp, (const char *[]){
 	                       smtp_bin, "--port", "0", "--control-port", "0",
@@ -242,70 +445,11 @@ Test(fanout, one_event_reaches_all_five_kinds)
 	                   "d.event_id = '%s' AND a.outcome = 'delivered'",
 	                   event),
 	             5);
-
-	/* Slack: Block Kit with a fallback text. */
-	reqs = control("GET", "/_control/requests?path=/slack", NULL);
-	cr_assert_eq(json_array_size(reqs), 1);
-	body =
-	    json_string_value(json_object_get(json_array_get(reqs, 0), "body"));
-	cr_expect_not_null(strstr(body, "\"blocks\""), "%s", body);
-	cr_expect_not_null(strstr(body, "DEPLOYMENT_FAILED"), "%s", body);
-	json_decref(reqs);
-
-	/* HTTP: signed, webhook-id the delivery id, extra header. */
-	reqs = control("GET", "/_control/requests?path=/hook", NULL);
-	cr_assert_eq(json_array_size(reqs), 1);
-	req = json_array_get(reqs, 0);
-	body = json_string_value(json_object_get(req, "body"));
-	cr_assert(sig_secret_parse(SINK_SECRET, &key));
-	cr_expect_eq(sig_verify(&key, 1, header_of(req, "webhook-id"),
-	                        header_of(req, "webhook-timestamp"),
-	                        header_of(req, "webhook-signature"), body,
-	                        strlen(body), (int64_t)time(NULL)),
-	             SIG_OK);
-	cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE id = '%s'"
-	                   " AND sink = 'hook'",
-	                   header_of(req, "webhook-id")),
-	             1);
-	cr_expect_str_eq(header_of(req, "X-Team"), "core");
-	cr_expect_not_null(strstr(body, event), "%s", body);
-	json_decref(reqs);
-
-	/* Email: over STARTTLS with AUTH, both parts, the subject. */
-	mail_url = tfmt("http://127.0.0.1:%d/messages", smtp.control_port);
-	{
-		struct thttp_resp r;
-
-		thttp("GET", mail_url, NULL, NULL, NULL, 0, &r);
-		mails = thttp_json(&r);
-		thttp_free(&r);
-	}
-	cr_assert_eq(json_array_size(mails), 1);
-	text = strdup(json_string_value(
-	    json_object_get(json_array_get(mails, 0), "data")));
-	cr_expect(
-	    json_is_true(json_object_get(json_array_get(mails, 0), "tls")));
-	cr_expect_not_null(strstr(text, "multipart/alternative"));
-	cr_expect_not_null(strstr(text, "Auto-Submitted: auto-generated"));
-	cr_expect_not_null(strstr(text, "text/html"));
-	json_decref(mails);
-	free(text);
-	free(mail_url);
-
-	/* Command: the event on stdin, fields in the environment. */
-	text = tread(out);
-	cr_assert_not_null(text);
-	cr_expect_not_null(strstr(text, event), "%s", text);
-	free(text);
-
-	/* Plugin: one JSON line with the event. */
-	text = tread(jsonl);
-	cr_assert_not_null(text);
-	line = json_loads(text, 0, NULL);
-	cr_expect_str_eq(json_string_value(json_object_get(line, "event_id")),
-	                 event);
-	json_decref(line);
-	free(text);
+	expect_slack(event);
+	expect_http(event);
+	expect_email(&smtp, event);
+	expect_command(out, event);
+	expect_plugin(jsonl, event);
 
 	tfake_stop(&smtp);
 	free(event);

@@ -1,5 +1,6 @@
 /*
- * The herald command line: exit statuses, help, check-config and migrate.
+ * The herald command line: exit statuses, help, check-config, routes test
+ * and migrate.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -159,6 +160,82 @@ Test(cli, check_config_exit_status_and_print)
 	free(dir);
 	free(good);
 	free(bad);
+}
+
+static const char routes_config[] =
+    "{\"tls\": {\"self_signed\": true},"
+    " \"routes\": ["
+    "  {\"name\": \"ci failures\","
+    "   \"match\": [\"source=ci\", \"event_type=DEPLOYMENT_FAILED\"],"
+    "   \"sinks\": [\"a\"], \"continue\": true},"
+    "  {\"name\": \"alerts\", \"match\": [\"source=alertmanager\"],"
+    "   \"sinks\": [\"b\"]},"
+    "  {\"match\": [\"source!~alert.*\", \"labels.team=~core|infra\"],"
+    "   \"sinks\": [\"b\", \"c\"]},"
+    "  {\"name\": \"rest\", \"sinks\": [\"a\"]}],"
+    " \"sinks\": {\"a\": {\"kind\": \"http\", \"url\": \"https://a.test\"},"
+    "  \"b\": {\"kind\": \"http\", \"url\": \"https://b.test\"},"
+    "  \"c\": {\"kind\": \"http\", \"url\": \"https://c.test\","
+    "   \"enabled\": false}}}";
+
+static const struct {
+	const char *event;
+	const char *out;
+} routes_cases[] = {
+	{ "{\"source\": \"ci\", \"event_type\": \"DEPLOYMENT_FAILED\","
+	  " \"deployment_id\": \"web-7\", \"labels\": {\"team\": \"core\"}}",
+	  "route 1 ci failures: matches; sinks a; continuing\n"
+	  "route 2 alerts: no match: source is \"ci\", not = alertmanager\n"
+	  "route 3: matches; sinks b c (disabled); stopping\n"
+	  "delivered to: a b\n" },
+	{ "{\"source\": \"alertmanager\", \"event_type\": \"MONITOR_ALERT\","
+	  " \"labels\": {\"team\": \"core\"}}",
+	  "route 1 ci failures: no match: source is \"alertmanager\","
+	  " not = ci\n"
+	  "route 2 alerts: matches; sinks b; stopping\n"
+	  "delivered to: b\n" },
+	{ "{\"source\": \"ci\", \"event_type\": \"DEPLOYMENT_START\"}",
+	  "route 1 ci failures: no match: event_type is"
+	  " \"DEPLOYMENT_START\", not = DEPLOYMENT_FAILED\n"
+	  "route 2 alerts: no match: source is \"ci\", not = alertmanager\n"
+	  "route 3: no match: labels.team is \"\", not =~ core|infra\n"
+	  "route 4 rest: matches; sinks a; stopping\n"
+	  "delivered to: a\n" },
+};
+
+Test(cli, routes_test_explains_each_route)
+{
+	char *dir = tmkdtemp();
+	char *config = tfmt("%s/herald.json", dir);
+	char *event = tfmt("%s/event.json", dir);
+	char *out, *err;
+
+	twrite(config, routes_config);
+	for (size_t i = 0; i < sizeof(routes_cases) / sizeof(*routes_cases);
+	     i++) {
+		twrite(event, routes_cases[i].event);
+		cr_expect_eq(
+		    therald_cli((const char *[]){ "routes", "test", "--event",
+		                                  event, "-c", config, NULL },
+		                &out, &err),
+		    0, "%s", err);
+		cr_expect_str_eq(out, routes_cases[i].out, "case %zu", i);
+		free(out);
+		free(err);
+	}
+	twrite(event, "{\"event_type\": \"X\"}");
+	cr_expect_eq(therald_cli((const char *[]){ "routes", "test", "--event",
+	                                           event, "-c", config, NULL },
+	                         &out, &err),
+	             1);
+	cr_expect_not_null(strstr(err, "needs \"source\" and \"event_type\""),
+	                   "%s", err);
+	free(out);
+	free(err);
+	trmdir(dir);
+	free(dir);
+	free(config);
+	free(event);
 }
 
 static void write_config(const char *path, const char *db)

@@ -120,21 +120,33 @@ TestSuite(email_sink, .init = setup, .fini = teardown, .timeout = 120);
 
 /* The fake SMTP server. */
 
-static void start_smtp(bool implicit)
+/* How the fake offers TLS: STARTTLS, from the first byte, or not at all
+ * (no certificate, so no STARTTLS in its EHLO answer). */
+enum smtp_tls {
+	FAKE_STARTTLS,
+	FAKE_IMPLICIT,
+	FAKE_NO_TLS,
+};
+
+static void start_smtp(enum smtp_tls tls)
 {
 	char *fake = tfmt("%s/smtp", tenv("HERALD_FAKES_DIR"));
-	const char *argv[] = {
-		fake,          "--port",
-		"0",           "--control-port",
-		"0",           "--cert",
-		T.cert,        "--key",
-		T.key,         "--user",
-		SMTP_USER,     "--password",
-		SMTP_PASSWORD, implicit ? "--implicit-tls" : NULL,
-		NULL
+	const char *argv[16] = {
+		fake,     "--port",  "0",          "--control-port", "0",
+		"--user", SMTP_USER, "--password", SMTP_PASSWORD
 	};
+	size_t n = 9;
 	const char *probe[] = { PYTHON, "-c", "import aiosmtpd", NULL };
 
+	if (tls != FAKE_NO_TLS) {
+		argv[n++] = "--cert";
+		argv[n++] = T.cert;
+		argv[n++] = "--key";
+		argv[n++] = T.key;
+	}
+	if (tls == FAKE_IMPLICIT)
+		argv[n++] = "--implicit-tls";
+	argv[n] = NULL;
 	if (trun(probe, NULL, NULL, NULL, false) != 0)
 		tnot_run("python3-aiosmtpd is not installed");
 	tfake_start(&T.smtp, argv);
@@ -304,7 +316,7 @@ Test(email_sink, starttls_and_auth_deliver)
 	json_t *msgs, *m, *mail, *again;
 	char *url;
 
-	start_smtp(false);
+	start_smtp(FAKE_STARTTLS);
 	url = smtp_url("smtp");
 	cfg = sink_config(url);
 	r = deliver(&cfg, "0190a2b4-d1");
@@ -350,7 +362,7 @@ Test(email_sink, wrong_password_fails_for_good)
 	json_t *msgs;
 	char *url;
 
-	start_smtp(false);
+	start_smtp(FAKE_STARTTLS);
 	url = smtp_url("smtp");
 	cfg = sink_config(url);
 	cfg.password = "not-the-password";
@@ -373,7 +385,7 @@ Test(email_sink, temporary_refusal_is_retried)
 	json_t *msgs;
 	char *url;
 
-	start_smtp(false);
+	start_smtp(FAKE_STARTTLS);
 	json_decref(control("POST", "/fail", "{\"count\":1,\"code\":451}"));
 	url = smtp_url("smtp");
 	cfg = sink_config(url);
@@ -396,7 +408,7 @@ Test(email_sink, permanent_refusal_fails)
 	struct sink_result r;
 	char *url;
 
-	start_smtp(false);
+	start_smtp(FAKE_STARTTLS);
 	json_decref(control("POST", "/fail", "{\"count\":1,\"code\":554}"));
 	url = smtp_url("smtp");
 	cfg = sink_config(url);
@@ -413,7 +425,7 @@ Test(email_sink, implicit_tls_delivers)
 	json_t *msgs, *mail;
 	char *url;
 
-	start_smtp(true);
+	start_smtp(FAKE_IMPLICIT);
 	url = smtp_url("smtps");
 	cfg = sink_config(url);
 	cfg.smtp_tls = CONFIG_SMTP_IMPLICIT;
@@ -431,13 +443,41 @@ Test(email_sink, implicit_tls_delivers)
 	free(url);
 }
 
+/* TLS is never optional: a server that does not offer STARTTLS gets
+ * neither the password nor the message, and retrying would not help. */
+Test(email_sink, server_without_starttls_is_refused)
+{
+	struct config_sink cfg;
+	struct sink_result r;
+	json_t *msgs;
+	char *url, *log;
+
+	start_smtp(FAKE_NO_TLS);
+	url = smtp_url("smtp");
+	cfg = sink_config(url);
+	r = deliver(&cfg, "d9");
+	cr_expect_eq(r.outcome, SINK_FAILED, "%d %s", r.outcome, r.error);
+	cr_expect(strstr(r.error, "SSL") != NULL ||
+	              strstr(r.error, "STARTTLS") != NULL,
+	          "%s", r.error);
+
+	msgs = received();
+	cr_expect_eq(json_array_size(msgs), 0);
+	log = tread(T.smtp.log);
+	cr_expect(log == NULL || strstr(log, "AUTH") == NULL,
+	          "credentials went out in clear:\n%s", log);
+	free(log);
+	json_decref(msgs);
+	free(url);
+}
+
 Test(email_sink, untrusted_certificate_fails)
 {
 	struct config_sink cfg;
 	struct sink_result r;
 	char *url;
 
-	start_smtp(false);
+	start_smtp(FAKE_STARTTLS);
 	url = smtp_url("smtp");
 	cfg = sink_config(url);
 	cfg.ca_file = NULL; /* the system's roots do not know the fake */

@@ -132,6 +132,14 @@ static char *send_event(const char *type, const char *id)
 	return event;
 }
 
+/* Start with routes_and_sinks and send one DEPLOYMENT_FAILED event with
+ * webhook-id id; returns the event id (malloc'd). */
+static char *start_and_send(const char *routes_and_sinks, const char *id)
+{
+	start_with(routes_and_sinks);
+	return send_event("DEPLOYMENT_FAILED", id);
+}
+
 static long long count(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
@@ -676,6 +684,134 @@ Test(fanout, gone_turns_the_sink_off_until_enabled)
 	free(err);
 	free(event);
 	free(sinks);
+}
+
+/* A column of attempt n of sink's delivery as text ("" when NULL),
+ * malloc'd; fails the test if there is no such attempt. */
+static char *attempt_field(const char *sink, int n, const char *column)
+{
+	char *sql = tfmt("SELECT coalesce(a.%s::text, '') FROM"
+	                 " delivery_attempts a JOIN deliveries d"
+	                 " ON d.id = a.delivery_id"
+	                 " WHERE d.sink = '%s' AND a.attempt = %d",
+	                 column, sink, n);
+	PGresult *res = PQexec(db, sql);
+	char *v;
+
+	cr_assert_eq(PQntuples(res), 1, "no attempt %d of %s: %s", n, sink,
+	             PQerrorMessage(db));
+	v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	free(sql);
+	return v;
+}
+
+/* Attempt n of sink's delivery has this outcome, and its column
+ * contains needle. */
+static void expect_attempt(const char *sink, int n, const char *outcome,
+                           const char *column, const char *needle)
+{
+	char *got = attempt_field(sink, n, "outcome");
+	char *text = attempt_field(sink, n, column);
+
+	cr_expect_str_eq(got, outcome, "%s attempt %d", sink, n);
+	cr_expect_not_null(strstr(text, needle), "%s attempt %d %s: %s", sink,
+	                   n, column, text);
+	free(got);
+	free(text);
+}
+
+static long long status_of(const char *sink, const char *status)
+{
+	return count("SELECT count(*) FROM deliveries WHERE sink = '%s'"
+	             " AND status = '%s'",
+	             sink, status);
+}
+
+static const char command_sinks[] =
+    "\"routes\": [{\"sinks\": [\"later\", \"broken\", \"slow\"]}],"
+    " \"sinks\": {"
+    "  \"later\": {\"kind\": \"command\", \"max_attempts\": 2,"
+    "   \"retry_base\": \"300ms\", \"argv\": [\"/bin/sh\", \"-c\","
+    "   \"cat > /dev/null; echo busy; exit 75\"]},"
+    "  \"broken\": {\"kind\": \"command\", \"max_attempts\": 2,"
+    "   \"retry_base\": \"300ms\", \"argv\": [\"/bin/sh\", \"-c\","
+    "   \"cat > /dev/null; echo no such host >&2; exit 3\"]},"
+    "  \"slow\": {\"kind\": \"command\", \"max_attempts\": 2,"
+    "   \"retry_base\": \"300ms\", \"timeout\": \"500ms\","
+    "   \"argv\": [\"/bin/sh\", \"-c\", \"exec sleep 60\"]}}";
+
+/* Exit 75 is "try again later", any other exit is for good, and a
+ * program that outlives its timeout is killed and tried again; each
+ * attempt records why. */
+Test(fanout, command_exit_status_decides_the_outcome)
+{
+	free(start_and_send(command_sinks, "cmd-1"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status <> 'pending'",
+	                      3, 30000),
+	             3);
+	cr_expect_eq(status_of("later", "dead"), 1);
+	expect_attempt("later", 1, "retry", "error", "exit status 75");
+	expect_attempt("later", 1, "retry", "response", "busy");
+	expect_attempt("later", 2, "retry", "error", "exit status 75");
+
+	cr_expect_eq(status_of("broken", "failed"), 1);
+	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts a JOIN"
+	                   " deliveries d ON d.id = a.delivery_id"
+	                   " WHERE d.sink = '%s'",
+	                   "broken"),
+	             1, "a failed delivery was tried again");
+	expect_attempt("broken", 1, "failed", "error", "exit status 3");
+	expect_attempt("broken", 1, "failed", "response", "no such host");
+
+	cr_expect_eq(status_of("slow", "dead"), 1);
+	expect_attempt("slow", 1, "retry", "error", "timed out after 500 ms");
+	expect_attempt("slow", 2, "retry", "error", "timed out after 500 ms");
+}
+
+static const char slack_sink[] =
+    "\"routes\": [{\"sinks\": [\"chat\"]}],"
+    " \"sinks\": {\"chat\": {\"kind\": \"slack\", \"url\": \"{{cap}}/slack\","
+    "  \"ca_file\": \"{{cacert}}\", \"rate\": \"10/s\","
+    "  \"retry_base\": \"300ms\"}}";
+
+/* Slack answers "ok"; a 200 with anything else means the message was
+ * not posted, and posting it again would not change that. */
+Test(fanout, slack_answer_other_than_ok_fails)
+{
+	json_decref(control("POST", "/_control/script",
+	                    "{\"path\": \"/slack\", \"responses\": [],"
+	                    " \"then\": {\"status\": 200,"
+	                    " \"body\": \"no_active_hooks\"}}"));
+	free(start_and_send(slack_sink, "slack-1"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status <> 'pending'",
+	                      1, 20000),
+	             1);
+	cr_expect_eq(status_of("chat", "failed"), 1);
+	expect_attempt("chat", 1, "failed", "response", "no_active_hooks");
+	expect_attempt("chat", 1, "failed", "error", "not \"ok\"");
+	expect_attempt("chat", 1, "failed", "http_status", "200");
+}
+
+Test(fanout, slack_rate_limit_waits_for_retry_after)
+{
+	long long gaps[1];
+
+	json_decref(control("POST", "/_control/script",
+	                    "{\"path\": \"/slack\", \"responses\": ["
+	                    "{\"status\": 429, \"body\": \"rate_limited\","
+	                    " \"headers\": {\"Retry-After\": \"2\"}}]}"));
+	free(start_and_send(slack_sink, "slack-2"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 20000),
+	             1);
+	expect_attempt("chat", 1, "retry", "http_status", "429");
+	expect_attempt("chat", 1, "retry", "response", "rate_limited");
+	cr_assert_eq(attempt_gaps("chat", gaps, 1), 2);
+	cr_expect(gaps[0] >= 2000, "second attempt after %lld ms", gaps[0]);
 }
 
 /* Receivers of unsigned sinks deduplicate retries too: webhook-id and

@@ -3,6 +3,8 @@
  * template (Block Kit with a plain-text fallback by default). Slack
  * answers 200 with the body "ok"; its errors come as plain text with a
  * 4xx status (recorded as the answer), and 429 carries Retry-After.
+ * Block texts over Slack's limits are cut before sending (slack_fit.h):
+ * Slack would refuse the whole message, for good.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "config/config.h"
 #include "sinks/kinds.h"
 #include "sinks/post.h"
+#include "sinks/slack_fit.h"
 #include "version.h"
 
 static void slack_deliver(void *state, const struct sink_message *msg,
@@ -25,6 +28,12 @@ static void slack_deliver(void *state, const struct sink_message *msg,
 
 	if (!sink_render(s->env, s->cfg->template, "slack", msg, "json", false,
 	                 &req.body, &req.len, &r)) {
+		done(arg, &r);
+		return;
+	}
+	if (slack_fit_blocks(&req.body, &req.len) < 0) {
+		free(req.body);
+		sink_result_set(&r, SINK_RETRY, "out of memory");
 		done(arg, &r);
 		return;
 	}

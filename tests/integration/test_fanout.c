@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "http/tls.h"
+#include "sinks/slack_fit.h"
 #include "sources/signature.h"
 #include "support/tcheck.h"
 #include "support/tfake.h"
@@ -99,12 +100,10 @@ static void start_with(const char *routes_and_sinks)
 	start_leasing("3s", routes_and_sinks);
 }
 
-/* Post one signed event to "ci"; returns the event id (malloc'd). */
-static char *send_event(const char *type, const char *id)
+/* Post body to "ci", signed, with webhook-id id; returns the event id
+ * (malloc'd). */
+static char *send_body(const char *body, const char *id)
 {
-	char *body = tfmt("{\"type\": \"%s\", \"deployment\": \"web-7\","
-	                  " \"labels\": {\"team\": \"core\"}, \"n\": 1}",
-	                  type);
 	char *url = tfmt("%s/hooks/generic/ci", h.url);
 	struct sig_secret s;
 	char sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
@@ -128,6 +127,18 @@ static char *send_event(const char *type, const char *id)
 	json_decref(j);
 	thttp_free(&r);
 	free(url);
+	return event;
+}
+
+/* Post one event of type for deployment web-7 to "ci"; returns the
+ * event id (malloc'd). */
+static char *send_event(const char *type, const char *id)
+{
+	char *body = tfmt("{\"type\": \"%s\", \"deployment\": \"web-7\","
+	                  " \"labels\": {\"team\": \"core\"}, \"n\": 1}",
+	                  type);
+	char *event = send_body(body, id);
+
 	free(body);
 	return event;
 }
@@ -812,6 +823,39 @@ Test(fanout, slack_rate_limit_waits_for_retry_after)
 	expect_attempt("chat", 1, "retry", "response", "rate_limited");
 	cr_assert_eq(attempt_gaps("chat", gaps, 1), 2);
 	cr_expect(gaps[0] >= 2000, "second attempt after %lld ms", gaps[0]);
+}
+
+/* Slack refuses a whole message with one block text over its limit; the
+ * sink cuts such texts instead, marking the cut. */
+Test(fanout, slack_cuts_texts_slack_would_refuse)
+{
+	char *words = tfmt("%0*d", 4000, 7);
+	char *body = tfmt("{\"type\": \"DEPLOYMENT_FAILED\","
+	                  " \"deployment\": \"web-%.200s\", \"title\": \"%s\"}",
+	                  words, words);
+	json_t *reqs, *msg;
+	const char *header, *title;
+
+	start_with(slack_sink);
+	free(send_body(body, "slack-3"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 20000),
+	             1);
+	reqs = control("GET", "/_control/requests?path=/slack", NULL);
+	cr_assert_eq(json_array_size(reqs), 1);
+	msg = json_loads(str_at(json_array_get(reqs, 0), "/body"), 0, NULL);
+	cr_assert_not_null(msg);
+	header = str_at(msg, "/blocks/0/text/text");
+	title = str_at(msg, "/blocks/1/text/text");
+	cr_expect_eq(slack_fit_length(header), SLACK_HEADER_MAX, "%s", header);
+	cr_expect_eq(slack_fit_length(title), SLACK_TEXT_MAX, "%s", title);
+	cr_expect_str_eq(header + strlen(header) - 3, "\xe2\x80\xa6");
+	cr_expect_str_eq(title + strlen(title) - 3, "\xe2\x80\xa6");
+	json_decref(msg);
+	json_decref(reqs);
+	free(body);
+	free(words);
 }
 
 /* Receivers of unsigned sinks deduplicate retries too: webhook-id and

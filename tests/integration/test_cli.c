@@ -11,6 +11,7 @@
 #include "support/tcheck.h"
 #include "support/therald.h"
 #include "support/tpg.h"
+#include "util/jsonptr.h"
 
 static const char *const commands[] = { "serve", "migrate", "check-config",
 	                                "version" };
@@ -80,17 +81,12 @@ static char *config_with_secrets(void)
 	return text;
 }
 
-/* The string at a JSON pointer of shown, which must be there. */
+/* The string (or boolean, as text) at a JSON pointer of shown, which
+ * must be there. */
 static const char *shown_at(json_t *shown, const char *pointer)
 {
-	json_t *v = shown;
-	char *path = strdup(pointer), *save = NULL;
+	json_t *v = jsonptr_get(shown, pointer);
 
-	for (char *key = strtok_r(path, "/", &save); key && v;
-	     key = strtok_r(NULL, "/", &save))
-		v = json_is_array(v) ? json_array_get(v, strtoul(key, NULL, 10))
-		                     : json_object_get(v, key);
-	free(path);
 	cr_assert(json_is_string(v) || json_is_boolean(v), "nothing at %s",
 	          pointer);
 	return json_is_string(v) ? json_string_value(v)

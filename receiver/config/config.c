@@ -1072,6 +1072,57 @@ static bool routes_name_sinks(struct cfg_ctx *ctx, struct config *cfg,
 	return true;
 }
 
+/* The sink with the longest timeout, or NULL when there is none. */
+static const struct config_sink *slowest_sink(const struct config *cfg)
+{
+	const struct config_sink *k = cfg->sinks.items, *slowest = NULL;
+
+	for (size_t i = 0; i < cfg->sinks.count; i++) {
+		if (slowest == NULL || k[i].timeout_ms > slowest->timeout_ms)
+			slowest = &k[i];
+	}
+	return slowest;
+}
+
+/* A lease that ran out while its attempt still worked would let another
+ * process send the delivery at the same time, so every sink's timeout,
+ * the dispatcher's deadline after it and the record of the outcome must
+ * fit in the lease. Sinks that are off count too: a reload turns them
+ * on without a restart. */
+static bool lease_outlasts_timeouts(struct cfg_ctx *ctx, struct config *cfg,
+                                    const struct cfg_where *w)
+{
+	const struct config_sink *k = slowest_sink(cfg);
+	int64_t need = k ? k->timeout_ms + CONFIG_LEASE_MARGIN_MS : 0;
+	char lease[32], timeout[32], least[32];
+	struct cfg_where at, lease_at;
+
+	if (k == NULL || cfg->dispatch.lease_ms >= need)
+		return true;
+	cfg_duration_text(cfg->dispatch.lease_ms, lease, sizeof(lease));
+	cfg_duration_text(k->timeout_ms, timeout, sizeof(timeout));
+	cfg_duration_text(need, least, sizeof(least));
+	cfg_where_child(&at, w, "dispatch", false);
+	cfg_where_child(&lease_at, &at, "lease", false);
+	if (jsonpos_find(&ctx->pos, lease_at.pointer) != NULL) {
+		cfg_error_at(
+		    ctx, &at, "lease",
+		    "%s is too short: a lease must outlast the longest "
+		    "sink timeout (%s, sink \"%s\") by %ds, so at "
+		    "least %s",
+		    lease, timeout, k->name, CONFIG_LEASE_MARGIN_MS / 1000,
+		    least);
+		return false;
+	}
+	cfg_where_child(&at, w, "sinks", false);
+	cfg_where_child(&lease_at, &at, k->name, false);
+	cfg_error_at(ctx, &lease_at, "timeout",
+	             "%s is too long for dispatch.lease (%s): a lease must "
+	             "outlast the longest sink timeout by %ds, so at least %s",
+	             timeout, lease, CONFIG_LEASE_MARGIN_MS / 1000, least);
+	return false;
+}
+
 static bool top_validate(struct cfg_ctx *ctx, void *obj,
                          const struct cfg_where *w)
 {
@@ -1093,7 +1144,8 @@ static bool top_validate(struct cfg_ctx *ctx, void *obj,
 		             ROUTES_SINKS_MAX, cfg->sinks.count);
 		return false;
 	}
-	return routes_name_sinks(ctx, cfg, w);
+	return routes_name_sinks(ctx, cfg, w) &&
+	       lease_outlasts_timeouts(ctx, cfg, w);
 }
 
 static const struct cfg_option top_options[] = {

@@ -203,6 +203,16 @@ struct config_sink {
 	struct sig_secret *key;
 };
 
+/*
+ * How much longer than the longest sink timeout dispatch.lease must be.
+ * Besides the attempt itself the lease covers the dispatcher's own
+ * deadline (a second past the timeout), starting the attempt after the
+ * claim, and recording its outcome, reconnecting at the longest backoff
+ * (5 s) if the connection was lost meanwhile. An outcome recorded later
+ * is still kept, but another process may have sent the delivery again.
+ */
+#define CONFIG_LEASE_MARGIN_MS 10000
+
 struct config_dispatch {
 	int64_t concurrency; /* attempts in flight at once, all sinks */
 	int64_t lease_ms;    /* how long a claimed delivery stays ours */

@@ -303,6 +303,14 @@ static json_t *show_with_units(int64_t v, const struct unit *units)
 	return json_string(text);
 }
 
+void cfg_duration_text(int64_t ms, char *out, size_t size)
+{
+	json_t *text = show_with_units(ms, duration_units);
+
+	snprintf(out, size, "%s", text ? json_string_value(text) : "?");
+	json_decref(text);
+}
+
 /* Readers, one per kind */
 
 typedef bool (*cfg_reader)(struct cfg_ctx *ctx, const struct cfg_option *o,

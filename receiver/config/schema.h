@@ -133,6 +133,9 @@ void cfg_error_at(struct cfg_ctx *ctx, const struct cfg_where *w,
 void cfg_where_child(struct cfg_where *child, const struct cfg_where *w,
                      const char *key, bool index);
 
+/* A duration in milliseconds as the file would write it: "90s", "2m". */
+void cfg_duration_text(int64_t ms, char *out, size_t size);
+
 /* Report an error at a line and column with no key. */
 void cfg_error_pos(struct cfg_ctx *ctx, int line, int column, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));

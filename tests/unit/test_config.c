@@ -112,6 +112,33 @@ Test(config, defaults_fill_what_is_absent)
 	free(errors);
 }
 
+/* The margin is exact: a lease of the longest timeout plus the margin
+ * loads, a millisecond less does not. */
+Test(config, lease_outlasts_every_sink_timeout)
+{
+	static const char text[] =
+	    "{\"tls\": {\"self_signed\": true},"
+	    " \"sinks\": {\"a\": {\"kind\": \"command\", \"argv\": [\"true\"],"
+	    "  \"timeout\": \"20s\"}, \"b\": {\"kind\": \"command\","
+	    "  \"argv\": [\"true\"], \"timeout\": \"50s\"}},"
+	    " \"dispatch\": {\"lease\": \"%s\"}}";
+	char *ok_text = tfmt(text, "60000ms"),
+	     *short_text = tfmt(text, "59999ms");
+	char *errors;
+	struct config *cfg = load_text(ok_text, &errors);
+
+	cr_expect(cfg != NULL, "%s", errors);
+	config_unref(cfg);
+	free(errors);
+	cfg = load_text(short_text, &errors);
+	cr_expect_null(cfg);
+	cr_expect_not_null(strstr(errors, "sink \"b\""), "%s", errors);
+	config_unref(cfg);
+	free(errors);
+	free(ok_text);
+	free(short_text);
+}
+
 Test(config, environment_expands)
 {
 	char *errors;

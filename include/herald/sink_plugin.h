@@ -11,8 +11,15 @@
  * Everything runs on Herald's dispatch thread. deliver must not block: it
  * either finishes at once and calls done before returning, or starts work
  * of its own and calls done later from that thread. done is called exactly
- * once per delivery. Strings handed to the plugin are valid until done is
- * called (settings_json until close).
+ * once per delivery, and never after close. Strings handed to the plugin
+ * are valid until done is called (settings_json until close).
+ *
+ * done must come within the sink's timeout. Herald waits one second more,
+ * then records the attempt as one to retry and ignores what done says
+ * later; the call keeps its place in the sink's concurrency until done
+ * comes or the plugin is closed. A deliver that blocks cannot be cut
+ * short: Herald logs how long it held the dispatch thread, and every
+ * other delivery waits meanwhile.
  */
 #ifndef HERALD_SINK_PLUGIN_H
 #define HERALD_SINK_PLUGIN_H

@@ -34,6 +34,18 @@
 #define RECONNECT_MIN_MS 250
 #define RECONNECT_MAX_MS 5000
 
+/* The dispatcher gives an attempt its sink's timeout and this much more
+ * before it stops waiting: built-in sinks end their own attempts at the
+ * timeout with a better error, so this deadline catches the rest. The
+ * lease leaves room for it. */
+#define DEADLINE_GRACE_MS 1000
+_Static_assert(DEADLINE_GRACE_MS < CONFIG_LEASE_MARGIN_MS,
+               "the lease margin must cover the dispatcher's deadline");
+
+/* A deliver call that keeps the loop this long holds up every other
+ * attempt; it is logged. */
+#define BLOCKED_WARN_MS 100
+
 struct generation;
 
 struct slot {
@@ -70,6 +82,8 @@ struct attempt {
 	int64_t received_ms;
 	int64_t started_us;
 	double started; /* monotonic seconds */
+	struct event *timer;
+	bool late; /* concluded at its deadline; the sink still holds it */
 	json_t *event;
 	char *event_json;
 	struct sink_message msg;
@@ -96,6 +110,7 @@ struct dispatcher {
 	struct generation *gens; /* the first is current */
 	struct attempt *flight;
 	int nflight;
+	int nlate; /* of nflight, attempts past their deadline */
 	struct attempt_record *records;
 	size_t nrecords;
 	size_t records_cap;
@@ -389,6 +404,8 @@ static void disable(struct dispatcher *d, struct slot *s,
 
 static void attempt_free(struct attempt *a)
 {
+	if (a->timer != NULL)
+		event_free(a->timer);
 	json_decref(a->event);
 	free(a->event_json);
 	free(a->event_type);
@@ -404,38 +421,82 @@ static void unlink_attempt(struct dispatcher *d, struct attempt *a)
 	if (a->next != NULL)
 		a->next->prev = a->prev;
 	d->nflight--;
+	d->nlate -= a->late;
 	a->slot->in_flight--;
 	a->slot->gen->in_flight--;
 }
 
 static void finish_stop_if_idle(struct dispatcher *d);
 
-static void on_done(void *arg, const struct sink_result *r)
+/* Decide what follows the attempt's outcome r, log and record it. */
+static void conclude(struct dispatcher *d, struct attempt *a,
+                     const struct sink_result *r)
 {
-	struct attempt *a = arg;
-	struct dispatcher *d = a->d;
 	int ms = (int)((now_mono() - a->started) * 1000.0);
-	struct retry_decision dec;
-
-	unlink_attempt(d, a);
-	if (d->abandoning) {
-		attempt_free(a);
-		return;
-	}
-	dec =
+	struct retry_decision dec =
 	    retry_decide(a->slot->cfg, r, a->attempt, a->age_ms + ms, jitter());
+
 	log_attempt(a, r, &dec, ms);
 	metrics_delivery(d->metrics, a->slot->cfg->name,
 	                 retry_status_name(dec.status));
 	if (r->outcome == SINK_GONE)
 		disable(d, a->slot, r);
 	record(d, a, r, &dec, ms);
-	attempt_free(a);
+}
+
+/* What follows the end of an attempt, whoever ended it. */
+static void after_attempt(struct dispatcher *d)
+{
 	reap_generations(d);
 	if (d->stopping)
 		finish_stop_if_idle(d);
 	else
 		schedule_claim(d);
+}
+
+static void on_done(void *arg, const struct sink_result *r)
+{
+	struct attempt *a = arg;
+	struct dispatcher *d = a->d;
+	bool late = a->late;
+
+	unlink_attempt(d, a);
+	if (late)
+		log_info("outcome after the deadline ignored",
+		         LOG_S("delivery", a->delivery_id),
+		         LOG_S("sink", a->slot->cfg->name),
+		         LOG_I("attempt", a->attempt));
+	if (!late && !d->abandoning)
+		conclude(d, a, r);
+	attempt_free(a);
+	if (!d->abandoning)
+		after_attempt(d);
+}
+
+/*
+ * The sink gave no outcome within its timeout and the grace after it.
+ * The attempt is recorded as one to retry, so the delivery moves on
+ * before its lease runs out. The sink still holds the message, so the
+ * attempt stays in flight, keeping its place in the sink's concurrency,
+ * until done comes; what done says then is ignored.
+ */
+static void on_attempt_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct attempt *a = arg;
+	struct dispatcher *d = a->d;
+	struct sink_result r = { .outcome = SINK_RETRY, .retry_after_ms = -1 };
+
+	(void)fd, (void)what;
+	if (d->abandoning)
+		return;
+	sink_result_set(&r, SINK_RETRY,
+	                "no outcome within the sink's timeout of %lld ms",
+	                (long long)a->slot->cfg->timeout_ms);
+	a->late = true;
+	d->nlate++;
+	conclude(d, a, &r);
+	if (d->stopping)
+		finish_stop_if_idle(d);
 }
 
 static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
@@ -461,9 +522,11 @@ static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
 	a->attempt = row->attempt;
 	a->age_ms = row->age_ms;
 	a->received_ms = row->received_ms;
+	a->timer = evtimer_new(d->base, on_attempt_deadline, a);
 	a->event = message_build(&ev, &del, s->gen->cfg->public_url);
 	a->event_json = a->event ? json_dumps(a->event, JSON_COMPACT) : NULL;
-	if (a->event_type == NULL || a->event_json == NULL) {
+	if (a->event_type == NULL || a->timer == NULL ||
+	    a->event_json == NULL) {
 		attempt_free(a);
 		return NULL;
 	}
@@ -476,10 +539,26 @@ static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
 	return a;
 }
 
+/* deliver must not block (sink.h); one that does holds up every other
+ * attempt and may outlast its deadline, which cannot fire meanwhile. */
+static void check_blocked(const struct slot *s, const char *delivery_id,
+                          double since)
+{
+	int ms = (int)((now_mono() - since) * 1000.0);
+
+	if (ms >= BLOCKED_WARN_MS)
+		log_warn("a sink blocked the dispatch thread",
+		         LOG_S("sink", s->cfg->name),
+		         LOG_S("delivery", delivery_id), LOG_I("ms", ms),
+		         LOG_I("timeout_ms", s->cfg->timeout_ms));
+}
+
 static void attempt_start(struct dispatcher *d, struct slot *s,
                           const struct claim_row *row)
 {
 	struct attempt *a = attempt_new(d, s, row);
+	char delivery_id[sizeof(a->delivery_id)];
+	double started;
 
 	if (a == NULL) {
 		/* Not enough memory or a stored payload that is not JSON:
@@ -497,12 +576,16 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 	s->gen->in_flight++;
 	if (s->cfg->rate > 0)
 		s->tokens -= 1;
-	a->started = now_mono();
+	a->started = started = now_mono();
 	a->started_us = now_us();
 	metrics_delivery_latency(
 	    d->metrics,
 	    (double)(a->started_us / 1000 - a->received_ms) / 1000.0);
+	after_ms(a->timer, s->cfg->timeout_ms + DEADLINE_GRACE_MS);
+	/* done may come before deliver returns, and free a. */
+	snprintf(delivery_id, sizeof(delivery_id), "%s", a->delivery_id);
 	s->ops->deliver(s->state, &a->msg, on_done, a);
+	check_blocked(s, delivery_id, started);
 }
 
 /* Claiming */
@@ -756,8 +839,11 @@ static void give_back(struct dispatcher *d)
 	char err[256];
 	size_t n = 0;
 
-	for (struct attempt *a = d->flight; ids && a; a = a->next)
-		ids[n++] = a->delivery_id;
+	/* A late attempt's outcome is recorded already. */
+	for (struct attempt *a = d->flight; ids && a; a = a->next) {
+		if (!a->late)
+			ids[n++] = a->delivery_id;
+	}
 	if (n > 0 && d->conn != NULL &&
 	    !dq_release(d->conn, ids, n, d->owner, err, sizeof(err)))
 		log_warn("leases not given back; they run out instead",
@@ -776,9 +862,10 @@ static void finish_stop(struct dispatcher *d)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* Late attempts wait for their sink, not the stop. */
 static void finish_stop_if_idle(struct dispatcher *d)
 {
-	if (d->nflight == 0)
+	if (d->nflight == d->nlate)
 		finish_stop(d);
 }
 
@@ -793,12 +880,12 @@ static void begin_stop(struct dispatcher *d)
 	d->stopping = true;
 	event_del(d->claim_ev);
 	event_del(d->sweep_ev);
-	if (d->nflight == 0) {
+	if (d->nflight == d->nlate) {
 		finish_stop(d);
 		return;
 	}
 	log_info("dispatcher waiting for deliveries in flight",
-	         LOG_I("count", d->nflight));
+	         LOG_I("count", d->nflight - d->nlate));
 	after_ms(d->deadline_ev, d->gens->cfg->listen.shutdown_timeout_ms);
 }
 

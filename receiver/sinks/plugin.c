@@ -2,6 +2,10 @@
  * The plugin sink: a shared object exporting herald_sink_plugin_v1 (see
  * include/herald/sink_plugin.h), loaded once per sink with dlopen. The
  * configured template, if any, is rendered and handed over as the body.
+ *
+ * Calls the plugin has not answered are kept in a list: the dispatcher
+ * stops waiting for one at its deadline, but its memory is the plugin's
+ * to hand back, through done or, at the latest, by closing.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -12,19 +16,36 @@
 #include "herald/sink_plugin.h"
 #include "sinks/kinds.h"
 
+struct plugin_call;
+
 struct plugin_sink {
 	const struct config_sink *cfg;
 	const struct sink_env *env;
 	void *handle;
 	const struct herald_sink_plugin *api;
 	void *instance;
+	struct plugin_call *calls; /* not answered yet */
 };
 
 struct plugin_call {
+	struct plugin_call *prev, *next;
+	struct plugin_sink *sink;
 	sink_done_fn done;
 	void *arg;
 	char *body;
 };
+
+static void call_free(struct plugin_call *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->sink->calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c->body);
+	free(c);
+}
 
 static bool load(struct plugin_sink *s, char *err, size_t size)
 {
@@ -80,6 +101,8 @@ static void on_plugin_done(void *token, int outcome, long retry_after_ms,
 {
 	struct plugin_call *c = token;
 	struct sink_result r = { .retry_after_ms = -1 };
+	sink_done_fn done;
+	void *arg;
 
 	r.outcome = outcome == HERALD_PLUGIN_DELIVERED ? SINK_DELIVERED
 	            : outcome == HERALD_PLUGIN_RETRY   ? SINK_RETRY
@@ -88,9 +111,10 @@ static void on_plugin_done(void *token, int outcome, long retry_after_ms,
 		r.retry_after_ms = retry_after_ms;
 	if (error != NULL)
 		snprintf(r.error, sizeof(r.error), "%s", error);
-	free(c->body);
-	c->done(c->arg, &r);
-	free(c);
+	done = c->done;
+	arg = c->arg;
+	call_free(c);
+	done(arg, &r);
 }
 
 static void plugin_deliver(void *state, const struct sink_message *msg,
@@ -107,12 +131,17 @@ static void plugin_deliver(void *state, const struct sink_message *msg,
 		done(arg, &r);
 		return;
 	}
+	c->sink = s;
 	c->done = done;
 	c->arg = arg;
+	c->next = s->calls;
+	if (s->calls != NULL)
+		s->calls->prev = c;
+	s->calls = c;
 	if (s->cfg->template != NULL &&
 	    !sink_render(s->env, s->cfg->template, "plugin", msg, "json", false,
 	                 &c->body, &len, &r)) {
-		free(c);
+		call_free(c);
 		done(arg, &r);
 		return;
 	}
@@ -130,6 +159,9 @@ static void plugin_close(void *state)
 	struct plugin_sink *s = state;
 
 	s->api->close(s->instance);
+	/* The plugin answers none of these any more. */
+	while (s->calls != NULL)
+		call_free(s->calls);
 	dlclose(s->handle);
 	free(s);
 }

@@ -6,7 +6,9 @@
  *
  * Everything here runs on the dispatch thread. A sink borrows the
  * environment and its configuration for as long as it is open; a message
- * is borrowed until done is called.
+ * is borrowed until done is called. The dispatcher stops waiting for
+ * done a second after the sink's timeout (see dispatcher.c), so a sink
+ * ends its own attempts at the timeout, with a clearer error.
  */
 #ifndef HERALD_SINKS_SINK_H
 #define HERALD_SINKS_SINK_H
@@ -66,7 +68,8 @@ struct sink_ops {
 	              char *err, size_t size);
 	void (*deliver)(void *sink, const struct sink_message *msg,
 	                sink_done_fn done, void *arg);
-	/* Called when nothing is in flight any more. */
+	/* Called when nothing is in flight any more, or when Herald
+	 * stops: attempts still running then end without done. */
 	void (*close)(void *sink);
 };
 

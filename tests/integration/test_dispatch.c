@@ -1,0 +1,205 @@
+/*
+ * The dispatcher's guarantees end to end: the real herald, a real
+ * PostgreSQL and the capture HTTP server. Every attempt ends by its
+ * deadline, plugins included.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/tls.h"
+#include "sources/signature.h"
+#include "support/tcheck.h"
+#include "support/tfake.h"
+#include "support/therald.h"
+#include "support/thttp.h"
+#include "support/tpg.h"
+
+#define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+static struct therald h;
+static struct tfake capture;
+static PGconn *db;
+static char *fake_cert, *fake_key;
+
+static void setup(void)
+{
+	char err[256], *bin;
+
+	therald_init(&h);
+	fake_cert = tfmt("%s/fake-cert.pem", h.dir);
+	fake_key = tfmt("%s/fake-key.pem", h.dir);
+	cr_assert(
+	    tls_self_signed_ensure(fake_cert, fake_key, 2, err, sizeof(err)),
+	    "%s", err);
+	bin = tfmt("%s/capture", tenv("HERALD_FAKES_DIR"));
+	tfake_start(&capture,
+	            (const char *[]){ bin, "--port", "0", "--cert", fake_cert,
+	                              "--key", fake_key, NULL });
+	free(bin);
+}
+
+static void teardown(void)
+{
+	if (db != NULL)
+		PQfinish(db);
+	db = NULL;
+	tfake_stop(&capture);
+	therald_cleanup(&h);
+	free(fake_cert);
+	free(fake_key);
+}
+
+TestSuite(dispatch, .init = setup, .fini = teardown, .timeout = 300);
+
+/* The configuration of a test: a generic source "ci", the given dispatch
+ * members and routes and sinks. {{cap}} is the capture server's base
+ * URL, {{cacert}} its certificate, {{plugins}} the built plugins. */
+static char *config_with(const char *dispatch, const char *routes_and_sinks)
+{
+	char *cap = tfmt("https://127.0.0.1:%d", capture.port);
+	char *plugins = tfmt("%s/plugins", tenv("HERALD_BUILD_DIR"));
+	char *tmpl = tfmt("{" THERALD_BASE ","
+	                  " \"log\": {\"level\": \"debug\"},"
+	                  " \"dispatch\": {%s},"
+	                  " \"sources\": {\"generic\": {\"ci\": {"
+	                  "  \"secrets\": [\"" SECRET "\"],"
+	                  "  \"event_type\": {\"pointer\": \"/type\"}"
+	                  " }}}, %s}",
+	                  dispatch, routes_and_sinks);
+	char *a = tsubst(tmpl, "cap", cap);
+	char *b = tsubst(a, "cacert", fake_cert);
+	char *c = tsubst(b, "plugins", plugins);
+
+	free(cap);
+	free(plugins);
+	free(tmpl);
+	free(a);
+	free(b);
+	return c;
+}
+
+static void start_with(const char *dispatch, const char *routes_and_sinks)
+{
+	char *config = config_with(dispatch, routes_and_sinks);
+
+	therald_start(&h, config, NULL);
+	if (db == NULL)
+		db = tpg_connect(h.db);
+	free(config);
+}
+
+/* Post one signed event to "ci"; returns the event id (malloc'd). */
+static char *send_event(const char *type, const char *id)
+{
+	char *body = tfmt("{\"type\": \"%s\", \"n\": 1}", type);
+	char *url = tfmt("%s/hooks/generic/ci", h.url);
+	struct sig_secret s;
+	char sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
+	long long ts = (long long)time(NULL);
+	struct thttp_resp r;
+	json_t *j;
+	char *event;
+
+	cr_assert(sig_secret_parse(SECRET, &s));
+	sig_sign(&s, id, ts, body, strlen(body), sig);
+	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
+	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
+	thttp("POST", url, h.ca,
+	      (const char *[]){ "Content-Type: application/json", hid, hts,
+	                        hsig, NULL },
+	      body, strlen(body), &r);
+	cr_assert_eq(r.status, 202, "%s", r.body);
+	j = thttp_json(&r);
+	event = strdup(json_string_value(json_object_get(j, "id")));
+	json_decref(j);
+	thttp_free(&r);
+	free(url);
+	free(body);
+	return event;
+}
+
+static long long count(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static long long count(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+	long long n;
+
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&sql, fmt, ap) >= 0);
+	va_end(ap);
+	n = tpg_value(db, sql);
+	free(sql);
+	return n;
+}
+
+/* Wait until sql (one number) reaches want, up to ms; returns the last
+ * value. */
+static long long wait_for(const char *sql, long long want, int ms)
+{
+	long long v = -1;
+
+	for (int waited = 0; waited <= ms; waited += 100) {
+		v = tpg_value(db, sql);
+		if (v >= want)
+			break;
+		tsleep_ms(100);
+	}
+	return v;
+}
+
+static const char plugin_sink[] =
+    "\"routes\": [{\"sinks\": [\"plug\"]}],"
+    " \"sinks\": {\"plug\": {\"kind\": \"plugin\","
+    "  \"path\": \"{{plugins}}/slow-plugin.so\", \"settings\": %s,"
+    "  \"timeout\": \"1s\", \"max_attempts\": 2,"
+    "  \"retry_base\": \"200ms\"}}";
+
+/* Without a deadline of its own the dispatcher would wait for the
+ * plugin forever, and the delivery would be claimed again each time its
+ * lease ran out, never dead. */
+Test(dispatch, a_plugin_that_never_answers_is_cut_off)
+{
+	char *sinks = tfmt(plugin_sink, "{}");
+
+	start_with("\"sweep\": \"200ms\", \"lease\": \"12s\"", sinks);
+	free(send_event("DEPLOYMENT_START", "never-1"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'dead'",
+	                      1, 30000),
+	             1, "the delivery did not die after its two attempts");
+	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts WHERE"
+	                   " outcome = 'retry' AND error LIKE '%s'",
+	                   "no outcome within the sink''s timeout of 1000 ms"),
+	             2);
+	/* The plugin still holds both calls: a stop does not wait for
+	 * them, and frees what the plugin never handed back. */
+	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
+	free(sinks);
+}
+
+/* deliver that blocks cannot be cut short; it is logged. */
+Test(dispatch, a_plugin_that_blocks_is_logged)
+{
+	char *sinks = tfmt(plugin_sink, "{\"block_ms\": 300}");
+
+	start_with("\"sweep\": \"200ms\", \"lease\": \"12s\"", sinks);
+	free(send_event("DEPLOYMENT_START", "block-1"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 30000),
+	             1);
+	cr_expect(therald_wait_log(&h,
+	                           "msg=\"a sink blocked the dispatch thread\""
+	                           " sink=plug",
+	                           5000));
+	free(sinks);
+}

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "dispatch/curl_driver.h"
+#include "dispatch/limiter.h"
 #include "dispatch/message.h"
 #include "dispatch/queries.h"
 #include "dispatch/retry.h"
@@ -54,11 +55,8 @@ struct slot {
 	const struct config_sink *cfg;
 	const struct sink_ops *ops;
 	void *state;
-	int in_flight;
-	double tokens;
-	double refilled; /* monotonic seconds */
-	bool disabled;   /* an endpoint answered 410 */
-	bool maybe_more; /* the last claim filled its cap */
+	struct limiter *lim; /* shared with the same sink of other
+	                        generations */
 };
 
 struct generation {
@@ -67,6 +65,7 @@ struct generation {
 	struct tmpl_store *templates;
 	struct sink_env env;
 	struct slot *slots;
+	struct limiter **limiters; /* the dispatcher's */
 	int in_flight;
 };
 
@@ -108,6 +107,7 @@ struct dispatcher {
 	int backoff_ms;
 	struct curl_driver *curl;
 	struct generation *gens; /* the first is current */
+	struct limiter *limiters;
 	struct attempt *flight;
 	int nflight;
 	int nlate; /* of nflight, attempts past their deadline */
@@ -163,6 +163,7 @@ static void slot_close(struct slot *s)
 {
 	if (s->state != NULL)
 		s->ops->close(s->state);
+	limiter_put(s->gen->limiters, s->lim);
 	free(s);
 }
 
@@ -190,12 +191,18 @@ static struct slot *slot_open(struct generation *g,
 	s->gen = g;
 	s->cfg = cfg;
 	s->ops = sink_ops_for(cfg);
-	s->tokens = cfg->rate > 1.0 ? cfg->rate : 1.0;
-	s->refilled = now_mono();
+	s->lim = limiter_get(g->limiters, cfg, now_mono());
+	if (s->lim == NULL) {
+		log_error("sink not opened: out of memory",
+		          LOG_S("sink", cfg->name));
+		free(s);
+		return NULL;
+	}
 	s->state = s->ops->open(cfg, &g->env, err, sizeof(err));
 	if (s->state == NULL) {
 		log_error("sink not opened; its deliveries wait",
 		          LOG_S("sink", cfg->name), LOG_S("error", err));
+		limiter_put(g->limiters, s->lim);
 		free(s);
 		return NULL;
 	}
@@ -211,6 +218,7 @@ static struct generation *generation_new(struct dispatcher *d,
 	if (g == NULL)
 		return NULL;
 	g->cfg = config_ref(cfg);
+	g->limiters = &d->limiters;
 	g->templates = tmpl_store_new(cfg->templates_dir);
 	g->env = (struct sink_env){ .base = d->base,
 		                    .curl = d->curl,
@@ -256,31 +264,6 @@ static struct slot *slot_named(struct generation *g, const char *name)
 			return s;
 	}
 	return NULL;
-}
-
-static void refill(struct slot *s, double now)
-{
-	double burst = s->cfg->rate > 1.0 ? s->cfg->rate : 1.0;
-
-	if (s->cfg->rate <= 0)
-		return;
-	s->tokens += (now - s->refilled) * s->cfg->rate;
-	if (s->tokens > burst)
-		s->tokens = burst;
-	s->refilled = now;
-}
-
-/* Attempts this slot may start now. */
-static int slot_room(struct slot *s, double now)
-{
-	int room = (int)s->cfg->concurrency - s->in_flight;
-
-	if (s->disabled || room <= 0)
-		return 0;
-	refill(s, now);
-	if (s->cfg->rate > 0 && room > (int)s->tokens)
-		room = (int)s->tokens;
-	return room;
 }
 
 /* Recording attempts */
@@ -390,7 +373,7 @@ static void disable(struct dispatcher *d, struct slot *s,
 {
 	char err[256];
 
-	s->disabled = true;
+	s->lim->disabled = true;
 	log_warn("sink disabled: the endpoint answered 410 Gone",
 	         LOG_S("sink", s->cfg->name), LOG_S("error", r->error));
 	metrics_sink_disabled(d->metrics, s->cfg->name);
@@ -422,7 +405,7 @@ static void unlink_attempt(struct dispatcher *d, struct attempt *a)
 		a->next->prev = a->prev;
 	d->nflight--;
 	d->nlate -= a->late;
-	a->slot->in_flight--;
+	limiter_ended(a->slot->lim);
 	a->slot->gen->in_flight--;
 }
 
@@ -572,10 +555,8 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 		d->flight->prev = a;
 	d->flight = a;
 	d->nflight++;
-	s->in_flight++;
+	limiter_started(s->lim);
 	s->gen->in_flight++;
-	if (s->cfg->rate > 0)
-		s->tokens -= 1;
 	a->started = started = now_mono();
 	a->started_us = now_us();
 	metrics_delivery_latency(
@@ -592,35 +573,26 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 
 #define CLAIM_SINKS_MAX 256
 
+/* The sinks of the current generation to claim for, with their caps. */
 static int claim_plan(struct dispatcher *d, const char **names, int *caps,
                       size_t *n, double *wait_s)
 {
 	struct generation *g = d->gens;
-	int room = (int)g->cfg->dispatch.concurrency - d->nflight;
-	int total = 0;
-	double now = now_mono();
+	struct limiter *ls[CLAIM_SINKS_MAX];
+	int all[CLAIM_SINKS_MAX], total;
+	size_t k = 0;
 
+	for (struct slot *s = g->slots; s && k < CLAIM_SINKS_MAX; s = s->next)
+		ls[k++] = s->lim;
+	total = limiter_plan(
+	    ls, k, (int)g->cfg->dispatch.concurrency - d->nflight,
+	    (int)g->cfg->dispatch.claim_max, now_mono(), all, wait_s);
 	*n = 0;
-	*wait_s = 0;
-	for (struct slot *s = g->slots; s && *n < CLAIM_SINKS_MAX;
-	     s = s->next) {
-		int cap = slot_room(s, now);
-
-		if (cap > (int)g->cfg->dispatch.claim_max)
-			cap = (int)g->cfg->dispatch.claim_max;
-		if (cap > room - total)
-			cap = room - total;
-		if (cap <= 0) {
-			/* Rate-limited with work waiting: come back when the
-			 * next token is there. */
-			if (s->maybe_more && !s->disabled && s->cfg->rate > 0 &&
-			    s->in_flight < s->cfg->concurrency)
-				*wait_s = (1.0 - s->tokens) / s->cfg->rate;
+	for (size_t i = 0; i < k; i++) {
+		if (all[i] == 0)
 			continue;
-		}
-		names[*n] = s->cfg->name;
-		caps[(*n)++] = cap;
-		total += cap;
+		names[*n] = ls[i]->name;
+		caps[(*n)++] = all[i];
 	}
 	return total;
 }
@@ -660,7 +632,7 @@ static void claim(struct dispatcher *d)
 		for (int r = 0; r < got; r++)
 			mine += strcmp(rows[r].sink, names[i]) == 0;
 		if (s != NULL)
-			s->maybe_more = mine == caps[i];
+			s->lim->maybe_more = mine == caps[i];
 	}
 	for (int r = 0; r < got; r++) {
 		struct slot *s = slot_named(d->gens, rows[r].sink);
@@ -731,10 +703,10 @@ static void refresh_disabled(struct dispatcher *d)
 
 		for (int i = 0; i < PQntuples(res); i++)
 			off |= strcmp(PQgetvalue(res, i, 0), s->cfg->name) == 0;
-		if (s->disabled && !off)
+		if (s->lim->disabled && !off)
 			log_info("sink enabled again",
 			         LOG_S("sink", s->cfg->name));
-		s->disabled = off;
+		s->lim->disabled = off;
 	}
 	PQclear(res);
 }
@@ -819,14 +791,10 @@ static void adopt(struct dispatcher *d, struct config *cfg)
 		log_error("dispatcher keeps its sinks: out of memory");
 		return;
 	}
-	if (d->gens != NULL) {
-		/* Sinks turned off by an endpoint stay off. */
-		for (struct slot *s = g->slots; s != NULL; s = s->next) {
-			struct slot *old = slot_named(d->gens, s->cfg->name);
-
-			s->disabled = old != NULL && old->disabled;
-		}
-	}
+	/* Attempts of the old sinks go on; the limiters they share with
+	 * the new ones count them. */
+	log_info("dispatcher uses the new configuration",
+	         LOG_I("in_flight", d->nflight));
 	g->next = d->gens;
 	d->gens = g;
 	reap_generations(d);

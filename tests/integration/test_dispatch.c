@@ -1,7 +1,8 @@
 /*
  * The dispatcher's guarantees end to end: the real herald, a real
  * PostgreSQL and the capture HTTP server. Every attempt ends by its
- * deadline, plugins included.
+ * deadline, plugins included; a sink's concurrency and rate hold across
+ * a reload.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -156,6 +157,51 @@ static long long wait_for(const char *sql, long long want, int ms)
 	return v;
 }
 
+/* The capture server's control API. */
+static json_t *control(const char *method, const char *path, const char *body)
+{
+	char *url = tfmt("https://127.0.0.1:%d%s", capture.port, path);
+	struct thttp_resp r;
+	json_t *j;
+
+	thttp(method, url, fake_cert,
+	      (const char *[]){ "Content-Type: application/json", NULL }, body,
+	      body ? strlen(body) : 0, &r);
+	cr_assert_eq(r.status, 200, "%s %s: %s %s", method, path, r.error,
+	             r.body ? r.body : "");
+	j = thttp_json(&r);
+	thttp_free(&r);
+	free(url);
+	return j;
+}
+
+/* Wait until the capture server has seen want requests to /hook, up to
+ * ms; returns the last count. */
+static long long captured(long long want, int ms)
+{
+	long long n = 0;
+
+	for (int waited = 0; waited <= ms; waited += 100) {
+		json_t *c = control("GET", "/_control/count?path=/hook", NULL);
+
+		n = json_integer_value(json_object_get(c, "count"));
+		json_decref(c);
+		if (n >= want)
+			break;
+		tsleep_ms(100);
+	}
+	return n;
+}
+
+/* SIGHUP, and wait until the dispatcher took the configuration up (once
+ * per test: the wait looks at the whole log). */
+static void reload(void)
+{
+	kill(h.pid, SIGHUP);
+	cr_assert(therald_wait_log(&h, "dispatcher uses the new configuration",
+	                           20000));
+}
+
 static const char plugin_sink[] =
     "\"routes\": [{\"sinks\": [\"plug\"]}],"
     " \"sinks\": {\"plug\": {\"kind\": \"plugin\","
@@ -201,5 +247,64 @@ Test(dispatch, a_plugin_that_blocks_is_logged)
 	                           "msg=\"a sink blocked the dispatch thread\""
 	                           " sink=plug",
 	                           5000));
+	free(sinks);
+}
+
+static const char hook_sink[] =
+    "\"routes\": [{\"sinks\": [\"hook\"]}],"
+    " \"sinks\": {\"hook\": {\"kind\": \"http\", \"url\": \"{{cap}}/hook\","
+    "  \"ca_file\": \"{{cacert}}\", \"timeout\": \"5s\","
+    "  \"retry_base\": \"200ms\", %s}}";
+
+/* A reload used to open sinks that counted nothing in flight, so the
+ * new one started a second attempt next to the old one's. */
+Test(dispatch, concurrency_holds_across_a_reload)
+{
+	char *sinks = tfmt(hook_sink, "\"concurrency\": 1");
+
+	json_decref(
+	    control("POST", "/_control/script",
+	            "{\"path\": \"/hook\", \"responses\": [],"
+	            " \"then\": {\"status\": 200, \"delay_ms\": 1500}}"));
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
+	for (int i = 0; i < 3; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "conc-%d", i);
+		free(send_event("DEPLOYMENT_SUCCESS", id));
+	}
+	cr_assert_geq(captured(1, 20000), 1);
+	reload();
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      3, 60000),
+	             3);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM delivery_attempts a"
+	                           " JOIN delivery_attempts b"
+	                           " ON a.started_at < b.started_at"
+	                           " AND b.started_at < a.started_at"
+	                           " + a.duration_ms * interval '1 ms'"),
+	             0, "two attempts overlapped with concurrency 1");
+	free(sinks);
+}
+
+/* A reload used to fill the rate's bucket again. With one a minute, the
+ * second delivery must wait for the minute whatever the reload does. */
+Test(dispatch, rate_holds_across_a_reload)
+{
+	char *sinks = tfmt(hook_sink, "\"rate\": \"1/m\"");
+
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
+	free(send_event("DEPLOYMENT_SUCCESS", "rate-1"));
+	free(send_event("DEPLOYMENT_SUCCESS", "rate-2"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 20000),
+	             1);
+	reload();
+	tsleep_ms(3000);
+	cr_expect_eq(captured(2, 0), 1, "the reload refilled the bucket");
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM delivery_attempts"),
+	             1);
 	free(sinks);
 }

@@ -43,6 +43,13 @@
 _Static_assert(DEADLINE_GRACE_MS < CONFIG_LEASE_MARGIN_MS,
                "the lease margin must cover the dispatcher's deadline");
 
+/* The soonest the claim comes back for work that is due already but was
+ * not claimed (capped, or locked by another process's claim just then),
+ * so that such work is not polled for in a tight loop; and how soon when
+ * the claim took nothing (see next_due_s). */
+#define NEXT_DUE_MIN_MS    25
+#define NOT_TAKEN_AGAIN_MS 1000
+
 /* A deliver call that keeps the loop this long holds up every other
  * attempt; it is logged. */
 #define BLOCKED_WARN_MS 100
@@ -270,6 +277,7 @@ static struct slot *slot_named(struct generation *g, const char *name)
 
 static void flush(struct dispatcher *d)
 {
+	bool retries = false;
 	char err[256];
 
 	if (d->nrecords == 0 || d->conn == NULL)
@@ -281,7 +289,12 @@ static void flush(struct dispatcher *d)
 		reconnect_later(d, err);
 		return;
 	}
+	for (size_t i = 0; i < d->nrecords; i++)
+		retries |= strcmp(d->records[i].status, "pending") == 0;
 	d->nrecords = 0;
+	/* A retry is due at a time only the claim's look ahead sees. */
+	if (retries)
+		schedule_claim(d);
 	drain_notifies(d);
 }
 
@@ -573,6 +586,12 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 
 #define CLAIM_SINKS_MAX 256
 
+/* Attempts that may start now, all sinks together. */
+static int room_left(const struct dispatcher *d)
+{
+	return (int)d->gens->cfg->dispatch.concurrency - d->nflight;
+}
+
 /* The sinks of the current generation to claim for, with their caps. */
 static int claim_plan(struct dispatcher *d, const char **names, int *caps,
                       size_t *n, double *wait_s)
@@ -584,9 +603,9 @@ static int claim_plan(struct dispatcher *d, const char **names, int *caps,
 
 	for (struct slot *s = g->slots; s && k < CLAIM_SINKS_MAX; s = s->next)
 		ls[k++] = s->lim;
-	total = limiter_plan(
-	    ls, k, (int)g->cfg->dispatch.concurrency - d->nflight,
-	    (int)g->cfg->dispatch.claim_max, now_mono(), all, wait_s);
+	total =
+	    limiter_plan(ls, k, room_left(d), (int)g->cfg->dispatch.claim_max,
+	                 now_mono(), all, wait_s);
 	*n = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (all[i] == 0)
@@ -597,25 +616,17 @@ static int claim_plan(struct dispatcher *d, const char **names, int *caps,
 	return total;
 }
 
-static void claim(struct dispatcher *d)
+/* Claim up to caps[i] deliveries of sink names[i] and start them; how
+ * many, or -1 when the database failed (the connection is dropped
+ * then). */
+static int claim_rows(struct dispatcher *d, const char **names, const int *caps,
+                      size_t n, int total)
 {
-	const char *names[CLAIM_SINKS_MAX];
-	int caps[CLAIM_SINKS_MAX];
-	struct claim_row *rows;
+	struct claim_row *rows = calloc((size_t)total, sizeof(*rows));
 	PGresult *res = NULL;
 	char err[256];
-	double wait_s;
-	size_t n;
-	int total, got;
+	int got;
 
-	if (d->stopping || d->conn == NULL || d->gens == NULL)
-		return;
-	total = claim_plan(d, names, caps, &n, &wait_s);
-	if (wait_s > 0)
-		after_ms(d->claim_ev, (int64_t)(wait_s * 1000.0) + 1);
-	if (total == 0)
-		return;
-	rows = calloc((size_t)total, sizeof(*rows));
 	got = rows ? dq_claim(d->conn, names, caps, n,
 	                      d->gens->cfg->dispatch.lease_ms, d->owner, &res,
 	                      rows, err, sizeof(err))
@@ -623,7 +634,7 @@ static void claim(struct dispatcher *d)
 	if (got < 0) {
 		free(rows);
 		reconnect_later(d, rows ? err : "out of memory");
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct slot *s = slot_named(d->gens, names[i]);
@@ -643,8 +654,101 @@ static void claim(struct dispatcher *d)
 	}
 	PQclear(res);
 	free(rows);
-	/* A NOTIFY that came in during the query is only in libpq now. */
-	drain_notifies(d);
+	return got;
+}
+
+/*
+ * Seconds until the claim should look again, from the deliveries due
+ * soonest of sinks that have room (retries and Retry-After included),
+ * each no sooner than the sink's rate allows; -1 if nothing is waiting.
+ * Sinks without room are looked at again when an attempt ends.
+ *
+ * A delivery due already, with a token for it, that the claim did not
+ * take was held back by the claim's caps, is being claimed by another
+ * process, or came due just after the claim looked. Only after a claim
+ * that took some is it worth coming straight back; otherwise the
+ * attempts holding the room bring the claim back as they end, and a
+ * slow look covers the rest.
+ */
+static double next_due_s(struct dispatcher *d, bool due_now_too)
+{
+	const char *names[CLAIM_SINKS_MAX];
+	struct limiter *ls[CLAIM_SINKS_MAX];
+	int64_t ms[CLAIM_SINKS_MAX];
+	double best = -1;
+	char err[256];
+	size_t n = 0;
+
+	if (room_left(d) <= 0)
+		return -1;
+	for (struct slot *s = d->gens->slots; s && n < CLAIM_SINKS_MAX;
+	     s = s->next) {
+		if (s->lim->disabled ||
+		    s->lim->in_flight >= s->lim->concurrency)
+			continue;
+		ls[n] = s->lim;
+		names[n++] = s->cfg->name;
+	}
+	if (n == 0)
+		return -1;
+	if (!dq_next_due(d->conn, names, n, ms, err, sizeof(err))) {
+		reconnect_later(d, err);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double due = (double)ms[i] / 1000.0,
+		       token = limiter_wait_s(ls[i]);
+
+		if (ms[i] < 0)
+			continue;
+		if (token > due)
+			due = token;
+		if (due == 0 && !due_now_too)
+			due = NOT_TAKEN_AGAIN_MS / 1000.0;
+		if (best < 0 || due < best)
+			best = due;
+	}
+	return best;
+}
+
+/* Come back after wait_s, or for what is due next, whichever is sooner;
+ * the sweep covers anything later. */
+static void arm_claim(struct dispatcher *d, double wait_s, bool claimed)
+{
+	double due = next_due_s(d, claimed);
+	double next = wait_s > 0 ? wait_s : -1;
+	int64_t ms;
+
+	if (due >= 0 && (next < 0 || due < next))
+		next = due;
+	if (next < 0)
+		return;
+	ms = (int64_t)(next * 1000.0) + 1;
+	if (ms < NEXT_DUE_MIN_MS)
+		ms = NEXT_DUE_MIN_MS;
+	if (ms < d->gens->cfg->dispatch.sweep_ms)
+		after_ms(d->claim_ev, ms);
+}
+
+static void claim(struct dispatcher *d)
+{
+	const char *names[CLAIM_SINKS_MAX];
+	int caps[CLAIM_SINKS_MAX];
+	double wait_s;
+	size_t n;
+	int total, got = 0;
+
+	if (d->stopping || d->conn == NULL || d->gens == NULL)
+		return;
+	total = claim_plan(d, names, caps, &n, &wait_s);
+	if (total > 0 && (got = claim_rows(d, names, caps, n, total)) < 0)
+		return;
+	if (d->stopping || d->conn == NULL)
+		return;
+	arm_claim(d, wait_s, got > 0);
+	/* A NOTIFY that came in during the queries is only in libpq now. */
+	if (d->conn != NULL)
+		drain_notifies(d);
 }
 
 static void on_claim(evutil_socket_t fd, short what, void *arg)

@@ -3,11 +3,12 @@
  * their sinks, and records every attempt.
  *
  * It has its own libevent loop and its own database connection. NOTIFY
- * herald_deliveries (sent by the writer's commits) wakes it; a slow sweep
- * catches anything missed and deliveries whose retry time came. libcurl's
- * multi interface and child processes run on the same loop. Concurrency
- * is bounded for all sinks together and for each sink; a sink may also
- * have a rate limit.
+ * herald_deliveries (sent by the writer's commits) wakes it; after each
+ * claim a timer is set for the next delivery due (a retry, a Retry-After)
+ * of a sink with room; a slow sweep catches leases that ran out and
+ * anything missed. libcurl's multi interface and child processes run on
+ * the same loop. Concurrency is bounded for all sinks together and for
+ * each sink; a sink may also have a rate limit.
  */
 #ifndef HERALD_DISPATCH_DISPATCHER_H
 #define HERALD_DISPATCH_DISPATCHER_H

@@ -61,6 +61,20 @@ static const char record_sql[] =
     " FROM r WHERE d.id = r.id AND d.attempts = r.attempt"
     "  AND d.locked_by = $11";
 
+/* Per sink, how long until its first pending delivery that no live
+ * lease holds is due (0 if it is), through deliveries_due_by_sink: one
+ * index probe per sink, past the deliveries in flight. */
+static const char next_due_sql[] =
+    "SELECT s.i::int - 1,"
+    " greatest(0, ceil(extract(epoch FROM x.next_attempt_at - now())"
+    "  * 1000))::bigint"
+    " FROM unnest($1::text[]) WITH ORDINALITY AS s(sink, i)"
+    " CROSS JOIN LATERAL ("
+    "  SELECT next_attempt_at FROM deliveries"
+    "  WHERE sink = s.sink AND status = 'pending'"
+    "   AND (locked_until IS NULL OR locked_until < now())"
+    "  ORDER BY next_attempt_at LIMIT 1) x";
+
 static const char release_sql[] =
     "UPDATE deliveries SET locked_until = NULL, locked_by = NULL,"
     " attempts = attempts - 1"
@@ -91,6 +105,7 @@ bool dq_prepare(PGconn *conn, char *err, size_t size)
 	       prepare(conn, "dq_claim", claim_sql, 4, err, size) &&
 	       prepare(conn, "dq_record", record_sql, 11, err, size) &&
 	       prepare(conn, "dq_release", release_sql, 2, err, size) &&
+	       prepare(conn, "dq_next_due", next_due_sql, 1, err, size) &&
 	       db_exec(conn, "LISTEN herald_deliveries", err, size);
 }
 
@@ -215,6 +230,41 @@ bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
 	}
 	for (int i = 0; i < R_COUNT; i++)
 		buf_free(&a[i]);
+	return ok;
+}
+
+bool dq_next_due(PGconn *conn, const char *const *sinks, size_t n, int64_t *ms,
+                 char *err, size_t size)
+{
+	struct buf names = { 0 };
+	const char *params[1];
+	PGresult *res;
+	bool ok;
+
+	for (size_t i = 0; i < n; i++)
+		ms[i] = -1;
+	pgarray_begin(&names);
+	for (size_t i = 0; i < n; i++)
+		pgarray_add_str(&names, sinks[i]);
+	pgarray_end(&names);
+	if (buf_failed(&names)) {
+		snprintf(err, size, "out of memory");
+		buf_free(&names);
+		return false;
+	}
+	params[0] = buf_str(&names);
+	res = PQexecPrepared(conn, "dq_next_due", 1, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		result_error(res, err, size);
+	for (int r = 0; ok && r < PQntuples(res); r++) {
+		long i = strtol(PQgetvalue(res, r, 0), NULL, 10);
+
+		if (i >= 0 && (size_t)i < n)
+			ms[i] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+	}
+	PQclear(res);
+	buf_free(&names);
 	return ok;
 }
 

@@ -66,6 +66,12 @@ int dq_claim(PGconn *conn, const char *const *sinks, const int *caps,
 bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
                const char *owner, char *err, size_t size);
 
+/* For each of n sinks, the milliseconds until its next pending delivery
+ * that no live lease holds is due, in ms[i] (0: due now, -1: none);
+ * false with err. */
+bool dq_next_due(PGconn *conn, const char *const *sinks, size_t n, int64_t *ms,
+                 char *err, size_t size);
+
 /* Give back the leases of deliveries claimed but not attempted. */
 bool dq_release(PGconn *conn, const char *const *ids, size_t n,
                 const char *owner, char *err, size_t size);

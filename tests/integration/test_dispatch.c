@@ -2,7 +2,7 @@
  * The dispatcher's guarantees end to end: the real herald, a real
  * PostgreSQL and the capture HTTP server. Every attempt ends by its
  * deadline, plugins included; a sink's concurrency and rate hold across
- * a reload.
+ * a reload; retries run when they are due, not at the next sweep.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -306,5 +306,46 @@ Test(dispatch, rate_holds_across_a_reload)
 	cr_expect_eq(captured(2, 0), 1, "the reload refilled the bucket");
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM delivery_attempts"),
 	             1);
+	free(sinks);
+}
+
+/* Started-at gaps between consecutive attempts, in milliseconds; returns
+ * how many attempts there are. */
+static int attempt_gaps(long long *gaps, int max)
+{
+	PGresult *res = PQexec(db, "SELECT (extract(epoch FROM started_at)"
+	                           " * 1000)::bigint FROM delivery_attempts"
+	                           " ORDER BY attempt");
+	int n = PQntuples(res);
+
+	for (int i = 1; i < n && i - 1 < max; i++)
+		gaps[i - 1] = strtoll(PQgetvalue(res, i, 0), NULL, 10) -
+		              strtoll(PQgetvalue(res, i - 1, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+/* With a 30 s sweep, a retry after 200 ms and one after Retry-After: 1
+ * used to wait for the sweep; the claim now comes back when they are
+ * due. */
+Test(dispatch, retries_run_when_due_not_at_the_sweep)
+{
+	char *sinks = tfmt(hook_sink, "\"max_attempts\": 5");
+	long long gaps[2];
+
+	json_decref(control("POST", "/_control/script",
+	                    "{\"path\": \"/hook\", \"responses\": ["
+	                    "{\"status\": 503}, {\"status\": 429, \"headers\":"
+	                    " {\"Retry-After\": \"1\"}}],"
+	                    " \"then\": {\"status\": 200}}"));
+	start_with("\"sweep\": \"30s\", \"lease\": \"16s\"", sinks);
+	free(send_event("DEPLOYMENT_START", "due-1"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      1, 15000),
+	             1, "the retries waited for the sweep");
+	cr_assert_eq(attempt_gaps(gaps, 2), 3);
+	cr_expect(gaps[1] >= 1000, "Retry-After: 1 honoured after %lld ms",
+	          gaps[1]);
 	free(sinks);
 }

@@ -8,22 +8,47 @@
 #include "store/db.h"
 #include "util/pgarray.h"
 
+/*
+ * A lease that ran out before its attempt was recorded (the holder
+ * stopped or lost the database) leaves the attempt number used and no
+ * row. LOST_ATTEMPTS, a CTE over a CTE `locked` of deliveries (id,
+ * attempts, locked_until, updated_at, as they were locked), writes a row
+ * for every such number, started when the lease was taken and lasting
+ * the lease, so that every attempt is on record. Only a delivery whose
+ * lease ran out still has locked_until set. Should the holder record
+ * the real outcome after all, it replaces the row (see record_sql).
+ */
+#define LOST_ERROR                                                             \
+	"outcome unknown: the lease ran out first (the process stopped or"     \
+	" lost the database)"
+#define LOST_ATTEMPTS                                                          \
+	" INSERT INTO delivery_attempts (delivery_id, attempt, started_at,"    \
+	"  duration_ms, outcome, error)"                                       \
+	" SELECT l.id, n.attempt, l.updated_at,"                               \
+	"  least(greatest(0, extract(epoch FROM l.locked_until"                \
+	"   - l.updated_at) * 1000), 2147483647)::int,"                        \
+	"  'retry', '" LOST_ERROR "'"                                          \
+	" FROM locked l CROSS JOIN LATERAL"                                    \
+	"  generate_series(1, l.attempts) AS n(attempt)"                       \
+	" WHERE l.locked_until IS NOT NULL"                                    \
+	" ON CONFLICT DO NOTHING"
+
 static const char claim_sql[] =
     "WITH caps AS ("
     " SELECT * FROM unnest($1::text[], $2::int[]) AS c(sink, cap)"
-    "), due AS ("
-    " SELECT d.id FROM caps c CROSS JOIN LATERAL ("
-    "  SELECT id FROM deliveries"
+    "), locked AS ("
+    " SELECT d.* FROM caps c CROSS JOIN LATERAL ("
+    "  SELECT id, attempts, locked_until, updated_at FROM deliveries"
     "  WHERE sink = c.sink AND status = 'pending'"
     "   AND next_attempt_at <= now()"
     "   AND (locked_until IS NULL OR locked_until < now())"
     "  ORDER BY next_attempt_at LIMIT c.cap"
     "  FOR UPDATE SKIP LOCKED) d"
-    "), claimed AS ("
+    "), lost AS (" LOST_ATTEMPTS "), claimed AS ("
     " UPDATE deliveries d SET"
     "  locked_until = now() + $3::bigint * interval '1 millisecond',"
     "  locked_by = $4, attempts = d.attempts + 1, updated_at = now()"
-    " FROM due WHERE d.id = due.id"
+    " FROM locked WHERE d.id = locked.id"
     " RETURNING d.id, d.event_id, d.sink, d.attempts, d.created_at"
     ")"
     " SELECT c.id::text, c.sink, c.attempts,"
@@ -38,7 +63,8 @@ static const char claim_sql[] =
 
 /* The attempt row and the delivery's next state in one statement. An
  * attempt whose lease another process has taken since is still recorded
- * (it happened), but does not move the delivery. */
+ * (it happened), replacing the row written for it as lost, but does not
+ * move the delivery. */
 static const char record_sql[] =
     "WITH r AS ("
     " SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[],"
@@ -52,7 +78,12 @@ static const char record_sql[] =
     " SELECT id, attempt,"
     "  timestamptz 'epoch' + started_us * interval '1 microsecond',"
     "  duration_ms, outcome, http_status, error, response FROM r"
-    " ON CONFLICT DO NOTHING"
+    " ON CONFLICT (delivery_id, attempt) DO UPDATE SET"
+    "  started_at = excluded.started_at,"
+    "  duration_ms = excluded.duration_ms, outcome = excluded.outcome,"
+    "  http_status = excluded.http_status, error = excluded.error,"
+    "  response = excluded.response"
+    " WHERE delivery_attempts.error = '" LOST_ERROR "'"
     ")"
     " UPDATE deliveries d SET status = r.status,"
     "  next_attempt_at = now() + r.delay_ms * interval '1 millisecond',"

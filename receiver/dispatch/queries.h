@@ -5,8 +5,11 @@
  * Claims use FOR UPDATE SKIP LOCKED and set locked_until, so several
  * Herald processes share the work and a process that dies gives its
  * deliveries back when its leases run out. Each claim increments the
- * delivery's attempt count; an outcome is recorded only while the lease
- * is still ours (locked_by and the attempt number match).
+ * delivery's attempt count, and there is a delivery_attempts row for
+ * every attempt counted: a claim that finds a lease run out first
+ * records that lease's attempt as lost (outcome unknown). An outcome
+ * moves the delivery on only while the lease is still ours (locked_by
+ * and the attempt number match).
  */
 #ifndef HERALD_DISPATCH_QUERIES_H
 #define HERALD_DISPATCH_QUERIES_H

@@ -2,7 +2,8 @@
  * The dispatcher's guarantees end to end: the real herald, a real
  * PostgreSQL and the capture HTTP server. Every attempt ends by its
  * deadline, plugins included; a sink's concurrency and rate hold across
- * a reload; retries run when they are due, not at the next sweep.
+ * a reload; retries run when they are due, not at the next sweep; an
+ * attempt lost in a crash is still on record.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -347,5 +348,52 @@ Test(dispatch, retries_run_when_due_not_at_the_sweep)
 	cr_assert_eq(attempt_gaps(gaps, 2), 3);
 	cr_expect(gaps[1] >= 1000, "Retry-After: 1 honoured after %lld ms",
 	          gaps[1]);
+	free(sinks);
+}
+
+/* Deliveries whose attempt count and attempt rows disagree. */
+static const char attempts_unrecorded[] =
+    "SELECT count(*) FROM deliveries d WHERE d.attempts <>"
+    " (SELECT count(*) FROM delivery_attempts a"
+    "  WHERE a.delivery_id = d.id)";
+
+/* Herald dies while attempts are in flight. Their numbers were used at
+ * the claim; when their leases run out and they are claimed again, the
+ * lost attempts get rows of their own. */
+Test(dispatch, attempts_lost_in_a_crash_are_on_record)
+{
+	enum { EVENTS = 8 };
+	char *sinks = tfmt(hook_sink, "\"concurrency\": 4");
+	char *config;
+
+	json_decref(
+	    control("POST", "/_control/script",
+	            "{\"path\": \"/hook\", \"responses\": [],"
+	            " \"then\": {\"status\": 200, \"delay_ms\": 1500}}"));
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
+	for (int i = 0; i < EVENTS; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "lost-%d", i);
+		free(send_event("DEPLOYMENT_SUCCESS", id));
+	}
+	cr_assert_geq(captured(4, 20000), 4);
+	cr_assert_eq(therald_stop(&h, SIGKILL), 128 + SIGKILL);
+	cr_assert_gt(tpg_value(db, attempts_unrecorded), 0,
+	             "no attempt was in flight at the kill");
+
+	config = tread(h.config);
+	therald_start(&h, config, NULL);
+	free(config);
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'delivered'",
+	                      EVENTS, 60000),
+	             EVENTS);
+	cr_expect_eq(tpg_value(db, attempts_unrecorded), 0);
+	cr_expect_gt(tpg_value(db, "SELECT count(*) FROM delivery_attempts"
+	                           " WHERE outcome = 'retry' AND error LIKE"
+	                           " 'outcome unknown: the lease ran out%'"
+	                           " AND duration_ms >= 15000"),
+	             0);
 	free(sinks);
 }

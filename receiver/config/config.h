@@ -154,6 +154,11 @@ enum config_smtp_tls {
 	CONFIG_SMTP_IMPLICIT,
 };
 
+/* The default of a sink's max_age, which also applies to deliveries of
+ * a sink no longer configured; the two forms must agree. */
+#define CONFIG_SINK_MAX_AGE_DEFAULT    "24h"
+#define CONFIG_SINK_MAX_AGE_DEFAULT_MS (24LL * 3600 * 1000)
+
 struct config_sink {
 	const char *name;
 	int kind; /* enum config_sink_kind */

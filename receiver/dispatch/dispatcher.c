@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/schema.h"
 #include "dispatch/curl_driver.h"
 #include "dispatch/limiter.h"
 #include "dispatch/message.h"
@@ -27,11 +28,13 @@
 #include "dispatch/retry.h"
 #include "log.h"
 #include "metrics.h"
+#include "routes.h"
 #include "sinks/sink.h"
 #include "template/store.h"
 
 #define FLUSH_DELAY_MS   10
 #define FLUSH_AT         256
+#define EXPIRE_PER_SINK  500 /* deliveries a sweep marks dead, per sink */
 #define RECONNECT_MIN_MS 250
 #define RECONNECT_MAX_MS 5000
 
@@ -207,7 +210,8 @@ static struct slot *slot_open(struct generation *g,
 	}
 	s->state = s->ops->open(cfg, &g->env, err, sizeof(err));
 	if (s->state == NULL) {
-		log_error("sink not opened; its deliveries wait",
+		log_error("sink cannot be opened; its deliveries wait for a "
+		          "reload that opens it, or die at max_age",
 		          LOG_S("sink", cfg->name), LOG_S("error", err));
 		limiter_put(g->limiters, s->lim);
 		free(s);
@@ -868,6 +872,77 @@ static void reconnect_later(struct dispatcher *d, const char *why)
 	                    : d->backoff_ms * 2;
 }
 
+/* Why a configured sink's deliveries may outlive their max_age. */
+static const char *stuck_because(struct dispatcher *d,
+                                 const struct config_sink *k)
+{
+	const struct slot *s = slot_named(d->gens, k->name);
+
+	if (!k->enabled)
+		return "its sink is off in the configuration";
+	if (s == NULL)
+		return "its sink cannot be opened";
+	if (s->lim->disabled)
+		return "its sink was turned off by a 410 answer";
+	return "not delivered in time";
+}
+
+static void policy_reason(char *out, size_t size, int64_t max_age_ms,
+                          const char *why)
+{
+	char age[32];
+
+	cfg_duration_text(max_age_ms, age, sizeof(age));
+	snprintf(out, size, "older than max_age %s: %s", age, why);
+}
+
+static void log_expired(PGresult *res)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		log_warn("delivery dead",
+		         LOG_S("delivery", PQgetvalue(res, i, 0)),
+		         LOG_S("event", PQgetvalue(res, i, 1)),
+		         LOG_S("sink", PQgetvalue(res, i, 2)),
+		         LOG_S("error", PQgetvalue(res, i, 3)));
+}
+
+/*
+ * Deliveries can stay pending with nothing to end them: their sink is
+ * off, was turned off by a 410, cannot be opened, or is gone from the
+ * configuration. Those older than their sink's max_age die here, as do
+ * any others that waited that long; a sink no longer configured gets
+ * the default max_age.
+ */
+static void expire(struct dispatcher *d)
+{
+	const struct config *cfg = d->gens->cfg;
+	const struct config_sink *k = cfg->sinks.items;
+	struct dq_policy pol[ROUTES_SINKS_MAX], others;
+	char why[ROUTES_SINKS_MAX + 1][160], err[256];
+	size_t n = 0;
+	PGresult *res;
+
+	for (size_t i = 0; i < cfg->sinks.count && n < ROUTES_SINKS_MAX; i++) {
+		policy_reason(why[n], sizeof(why[n]), k[i].max_age_ms,
+		              stuck_because(d, &k[i]));
+		pol[n] =
+		    (struct dq_policy){ k[i].name, k[i].max_age_ms, why[n] };
+		n++;
+	}
+	policy_reason(why[n], sizeof(why[n]), CONFIG_SINK_MAX_AGE_DEFAULT_MS,
+	              "its sink is no longer configured");
+	others =
+	    (struct dq_policy){ NULL, CONFIG_SINK_MAX_AGE_DEFAULT_MS, why[n] };
+	res = dq_expire(d->conn, pol, n, &others, EXPIRE_PER_SINK, err,
+	                sizeof(err));
+	if (res == NULL) {
+		reconnect_later(d, err);
+		return;
+	}
+	log_expired(res);
+	PQclear(res);
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct dispatcher *d = arg;
@@ -877,6 +952,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		reconnect_later(d, PQerrorMessage(d->conn));
 	if (d->conn != NULL)
 		refresh_disabled(d);
+	if (d->conn != NULL)
+		expire(d);
 	if (d->conn != NULL)
 		drain_notifies(d);
 	claim(d);

@@ -106,6 +106,42 @@ static const char next_due_sql[] =
     "   AND (locked_until IS NULL OR locked_until < now())"
     "  ORDER BY next_attempt_at LIMIT 1) x";
 
+/*
+ * Pending deliveries older than their sink's max_age become dead, with
+ * why in last_error; at most $6 per sink. The sinks with pending
+ * deliveries are found by skipping through deliveries_pending_age, one
+ * probe each; sinks not in $1 (no longer configured) get $4 and $5. A
+ * live lease is left alone: its attempt will be recorded.
+ */
+static const char expire_sql[] =
+    "WITH RECURSIVE names(sink) AS ("
+    " SELECT min(sink) FROM deliveries WHERE status = 'pending'"
+    " UNION ALL"
+    " SELECT (SELECT min(d.sink) FROM deliveries d"
+    "  WHERE d.status = 'pending' AND d.sink > n.sink)"
+    " FROM names n WHERE n.sink IS NOT NULL"
+    "), policy AS ("
+    " SELECT n.sink, coalesce(c.max_age_ms, $4) AS max_age_ms,"
+    "  coalesce(c.reason, $5) AS reason"
+    " FROM names n LEFT JOIN unnest($1::text[], $2::bigint[], $3::text[])"
+    "  AS c(sink, max_age_ms, reason) ON c.sink = n.sink"
+    " WHERE n.sink IS NOT NULL"
+    "), locked AS ("
+    " SELECT o.*, p.reason FROM policy p CROSS JOIN LATERAL ("
+    "  SELECT id, attempts, locked_until, updated_at FROM deliveries"
+    "  WHERE sink = p.sink AND status = 'pending'"
+    "   AND created_at < now() - p.max_age_ms * interval '1 millisecond'"
+    "   AND (locked_until IS NULL OR locked_until < now())"
+    "  ORDER BY created_at LIMIT $6"
+    "  FOR UPDATE SKIP LOCKED) o"
+    "), lost AS (" LOST_ATTEMPTS ")"
+    " UPDATE deliveries d SET status = 'dead',"
+    "  last_error = locked.reason"
+    "   || coalesce(' (last error: ' || d.last_error || ')', ''),"
+    "  locked_until = NULL, locked_by = NULL, updated_at = now()"
+    " FROM locked WHERE d.id = locked.id"
+    " RETURNING d.id::text, d.event_id::text, d.sink, locked.reason";
+
 static const char release_sql[] =
     "UPDATE deliveries SET locked_until = NULL, locked_by = NULL,"
     " attempts = attempts - 1"
@@ -137,6 +173,7 @@ bool dq_prepare(PGconn *conn, char *err, size_t size)
 	       prepare(conn, "dq_record", record_sql, 11, err, size) &&
 	       prepare(conn, "dq_release", release_sql, 2, err, size) &&
 	       prepare(conn, "dq_next_due", next_due_sql, 1, err, size) &&
+	       prepare(conn, "dq_expire", expire_sql, 6, err, size) &&
 	       db_exec(conn, "LISTEN herald_deliveries", err, size);
 }
 
@@ -297,6 +334,48 @@ bool dq_next_due(PGconn *conn, const char *const *sinks, size_t n, int64_t *ms,
 	PQclear(res);
 	buf_free(&names);
 	return ok;
+}
+
+PGresult *dq_expire(PGconn *conn, const struct dq_policy *sinks, size_t n,
+                    const struct dq_policy *others, int limit, char *err,
+                    size_t size)
+{
+	struct buf a[3] = { 0 };
+	char age[24], most[16];
+	const char *params[6];
+	PGresult *res = NULL;
+	bool ok = true;
+
+	for (int i = 0; i < 3; i++)
+		pgarray_begin(&a[i]);
+	for (size_t i = 0; i < n; i++) {
+		pgarray_add_str(&a[0], sinks[i].sink);
+		pgarray_add_int(&a[1], sinks[i].max_age_ms);
+		pgarray_add_str(&a[2], sinks[i].reason);
+	}
+	for (int i = 0; i < 3; i++) {
+		pgarray_end(&a[i]);
+		ok &= !buf_failed(&a[i]);
+		params[i] = buf_str(&a[i]);
+	}
+	snprintf(age, sizeof(age), "%" PRId64, others->max_age_ms);
+	snprintf(most, sizeof(most), "%d", limit);
+	params[3] = age;
+	params[4] = others->reason;
+	params[5] = most;
+	if (!ok)
+		snprintf(err, size, "out of memory");
+	else
+		res =
+		    PQexecPrepared(conn, "dq_expire", 6, params, NULL, NULL, 0);
+	if (ok && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		result_error(res, err, size);
+		PQclear(res);
+		res = NULL;
+	}
+	for (int i = 0; i < 3; i++)
+		buf_free(&a[i]);
+	return res;
 }
 
 bool dq_release(PGconn *conn, const char *const *ids, size_t n,

@@ -75,6 +75,24 @@ bool dq_record(PGconn *conn, const struct attempt_record *r, size_t n,
 bool dq_next_due(PGconn *conn, const char *const *sinks, size_t n, int64_t *ms,
                  char *err, size_t size);
 
+/* How long a sink's deliveries may stay pending, and what last_error
+ * says when they die of it. */
+struct dq_policy {
+	const char *sink; /* unused in others */
+	int64_t max_age_ms;
+	const char *reason;
+};
+
+/*
+ * Mark dead, with their policy's reason, up to limit pending deliveries
+ * per sink that are older than their sink's max_age: the n sinks given,
+ * and others for any other sink. The result (PQclear it) has id,
+ * event_id, sink and reason of each, or is NULL with err.
+ */
+PGresult *dq_expire(PGconn *conn, const struct dq_policy *sinks, size_t n,
+                    const struct dq_policy *others, int limit, char *err,
+                    size_t size);
+
 /* Give back the leases of deliveries claimed but not attempted. */
 bool dq_release(PGconn *conn, const char *const *ids, size_t n,
                 const char *owner, char *err, size_t size);

@@ -24,7 +24,12 @@ struct retry_decision retry_decide(const struct config_sink *sink,
 	switch (r->outcome) {
 	case SINK_DELIVERED: d.status = RETRY_DELIVERED; return d;
 	case SINK_FAILED: d.status = RETRY_FAILED; return d;
-	case SINK_GONE: return d;
+	case SINK_GONE:
+		/* Parked until the sink is on again, unless it is too old
+		 * to wait any longer. */
+		if (age_ms >= sink->max_age_ms)
+			d.status = RETRY_DEAD;
+		return d;
 	case SINK_RETRY: break;
 	}
 	d.delay_ms =

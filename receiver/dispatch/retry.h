@@ -34,7 +34,8 @@ int64_t retry_backoff_ms(int64_t base_ms, int64_t max_ms, int attempt,
 /*
  * Decide after attempt number attempt ended with r, the delivery being
  * age_ms old. A sink that is gone leaves the delivery pending, to be
- * sent once the sink is enabled again.
+ * sent once the sink is enabled again, unless it is max_age old already
+ * (the sweep ends it at max_age otherwise).
  */
 struct retry_decision retry_decide(const struct config_sink *sink,
                                    const struct sink_result *r, int attempt,

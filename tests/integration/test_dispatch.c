@@ -3,7 +3,8 @@
  * PostgreSQL and the capture HTTP server. Every attempt ends by its
  * deadline, plugins included; a sink's concurrency and rate hold across
  * a reload; retries run when they are due, not at the next sweep; an
- * attempt lost in a crash is still on record.
+ * attempt lost in a crash is still on record; deliveries nothing would
+ * ever attempt die at their max_age.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -396,4 +397,92 @@ Test(dispatch, attempts_lost_in_a_crash_are_on_record)
 	                           " AND duration_ms >= 15000"),
 	             0);
 	free(sinks);
+}
+
+/* A sink removed from the configuration leaves its deliveries pending:
+ * one never tried, one whose lease ran out mid-attempt. They die at the
+ * default max_age, 24 h, the lost attempt on record. */
+Test(dispatch, deliveries_of_a_removed_sink_die_at_the_default_max_age)
+{
+	char *sinks = tfmt(hook_sink, "\"max_attempts\": 5");
+	char *event, *sql;
+
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
+	event = send_event("DEPLOYMENT_START", "removed-1");
+	sql = tfmt("INSERT INTO deliveries (id, event_id, sink, created_at,"
+	           " attempts, locked_until, locked_by, updated_at) VALUES"
+	           " ('01900000-0000-7000-8000-00000000000a', '%s', 'retired',"
+	           "  now() - interval '25 hours', 0, NULL, NULL, now()),"
+	           " ('01900000-0000-7000-8000-00000000000b', '%s', 'old',"
+	           "  now() - interval '25 hours', 1,"
+	           "  now() - interval '1 minute', 'gone:1:0',"
+	           "  now() - interval '2 minutes'),"
+	           " ('01900000-0000-7000-8000-00000000000c', '%s', 'recent',"
+	           "  now() - interval '23 hours', 0, NULL, NULL, now())",
+	           event, event, event);
+	tpg_exec(db, sql);
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'dead'",
+	                      2, 15000),
+	             2, "pending deliveries of removed sinks did not die");
+	cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE"
+	                   " status = 'dead' AND last_error LIKE '%s'",
+	                   "older than max_age 1d: its sink is no longer"
+	                   " configured"),
+	             2);
+	cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE sink = '%s'"
+	                   " AND status = 'pending'",
+	                   "recent"),
+	             1);
+	cr_expect_eq(tpg_value(db, attempts_unrecorded), 0);
+	cr_expect(therald_wait_log(
+	    &h, "delivery=01900000-0000-7000-8000-00000000000b", 5000));
+	free(sql);
+	free(event);
+	free(sinks);
+}
+
+/* A 410 turns the sink off: the delivery it answered and one that came
+ * after wait for the sink to be on again, but no longer than max_age. */
+Test(dispatch, deliveries_parked_by_a_410_die_at_max_age)
+{
+	char *sinks = tfmt(hook_sink, "\"max_age\": \"3s\"");
+
+	json_decref(control("POST", "/_control/script",
+	                    "{\"path\": \"/hook\", \"responses\": ["
+	                    "{\"status\": 410}]}"));
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
+	free(send_event("DEPLOYMENT_START", "gone-1"));
+	cr_assert(therald_wait_log(&h, "sink disabled", 10000));
+	free(send_event("DEPLOYMENT_START", "gone-2"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'dead' AND last_error LIKE"
+	                      " 'older than max_age 3s: its sink was turned"
+	                      " off by a 410 answer%'",
+	                      2, 20000),
+	             2);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM delivery_attempts"), 1,
+	             "the second delivery was attempted");
+	cr_expect_eq(tpg_value(db, attempts_unrecorded), 0);
+	cr_expect_eq(captured(2, 0), 1);
+	free(sinks);
+}
+
+/* A sink that cannot be opened (its program is missing) never takes its
+ * deliveries; they die at max_age, saying why. */
+Test(dispatch, deliveries_of_a_sink_not_opened_die_at_max_age)
+{
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"",
+	           "\"routes\": [{\"sinks\": [\"run\"]}],"
+	           " \"sinks\": {\"run\": {\"kind\": \"command\","
+	           "  \"argv\": [\"/nonexistent/herald-test-program\"],"
+	           "  \"timeout\": \"1s\", \"max_age\": \"2s\"}}");
+	cr_expect(therald_wait_log(&h, "sink cannot be opened", 5000));
+	free(send_event("DEPLOYMENT_START", "unopened-1"));
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'dead' AND last_error ="
+	                      " 'older than max_age 2s: its sink cannot be"
+	                      " opened'",
+	                      1, 20000),
+	             1);
 }

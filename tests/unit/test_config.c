@@ -112,6 +112,23 @@ Test(config, defaults_fill_what_is_absent)
 	free(errors);
 }
 
+/* Deliveries of a sink no longer configured die at the default max_age,
+ * which the dispatcher knows as a number. */
+Test(config, default_max_age_is_the_constant)
+{
+	char *errors;
+	struct config *cfg =
+	    load_text("{\"tls\": {\"self_signed\": true}, \"sinks\": {\"a\":"
+	              " {\"kind\": \"command\", \"argv\": [\"true\"]}}}",
+	              &errors);
+
+	cr_assert(cfg != NULL, "%s", errors);
+	cr_expect_eq(config_sink(cfg, "a")->max_age_ms,
+	             CONFIG_SINK_MAX_AGE_DEFAULT_MS);
+	config_unref(cfg);
+	free(errors);
+}
+
 /* The margin is exact: a lease of the longest timeout plus the margin
  * loads, a millisecond less does not. */
 Test(config, lease_outlasts_every_sink_timeout)

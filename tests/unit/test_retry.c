@@ -69,3 +69,14 @@ Test(retry, attempts_and_age_end_in_dead)
 	cr_expect_eq(retry_decide(&s, &r, 4, 0, 0.5).status, RETRY_PENDING);
 	cr_expect_eq(retry_decide(&s, &r, 1, 3599500, 0.5).status, RETRY_DEAD);
 }
+
+/* A 410 parks a delivery, but not one that is too old to wait. */
+Test(retry, gone_parks_only_within_max_age)
+{
+	struct config_sink s = sink();
+	struct sink_result r = result(SINK_GONE, -1);
+
+	cr_expect_eq(retry_decide(&s, &r, 1, 3599999, 0.5).status,
+	             RETRY_PENDING);
+	cr_expect_eq(retry_decide(&s, &r, 1, 3600000, 0.5).status, RETRY_DEAD);
+}

@@ -499,29 +499,41 @@ static void on_attempt_deadline(evutil_socket_t fd, short what, void *arg)
 		finish_stop_if_idle(d);
 }
 
-static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
-                                   const struct claim_row *row)
+static struct message_event event_of(const struct claim_row *row)
 {
-	struct attempt *a = calloc(1, sizeof(*a));
-	struct message_event ev = {
+	return (struct message_event){
 		row->event_id,        row->received_at,   row->source,
 		row->event_type,      row->deployment_id, row->severity,
 		row->idempotency_key, row->payload,       row->headers,
 	};
-	struct message_delivery del = { row->delivery_id, row->attempt,
-		                        s->cfg->name };
+}
 
-	if (a == NULL)
-		return NULL;
+/* Which delivery and attempt a is, from the claimed row. */
+static void identify(struct attempt *a, struct dispatcher *d, struct slot *s,
+                     const struct claim_row *row)
+{
 	a->d = d;
 	a->slot = s;
 	snprintf(a->delivery_id, sizeof(a->delivery_id), "%s",
 	         row->delivery_id);
 	snprintf(a->event_id, sizeof(a->event_id), "%s", row->event_id);
-	a->event_type = strdup(row->event_type ? row->event_type : "");
 	a->attempt = row->attempt;
 	a->age_ms = row->age_ms;
 	a->received_ms = row->received_ms;
+}
+
+static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
+                                   const struct claim_row *row)
+{
+	struct attempt *a = calloc(1, sizeof(*a));
+	struct message_event ev = event_of(row);
+	struct message_delivery del = { row->delivery_id, row->attempt,
+		                        s->cfg->name };
+
+	if (a == NULL)
+		return NULL;
+	identify(a, d, s, row);
+	a->event_type = strdup(row->event_type ? row->event_type : "");
 	a->timer = evtimer_new(d->base, on_attempt_deadline, a);
 	a->event = message_build(&ev, &del, s->gen->cfg->public_url);
 	a->event_json = a->event ? json_dumps(a->event, JSON_COMPACT) : NULL;
@@ -537,6 +549,29 @@ static struct attempt *attempt_new(struct dispatcher *d, struct slot *s,
 		                        .event = a->event,
 		                        .event_json = a->event_json };
 	return a;
+}
+
+/*
+ * The claimed attempt could not be prepared. It still counts: a stored
+ * event that does not parse fails for good, since it never will; a
+ * lack of memory is retried like any other failure, up to max_attempts
+ * and max_age. Either way it ends now rather than when the lease runs
+ * out, to be claimed and refused again.
+ */
+static void attempt_refused(struct dispatcher *d, struct slot *s,
+                            const struct claim_row *row)
+{
+	struct message_event ev = event_of(row);
+	struct sink_result r = { .outcome = SINK_FAILED, .retry_after_ms = -1 };
+	struct attempt stub = { 0 };
+
+	identify(&stub, d, s, row);
+	stub.started = now_mono();
+	stub.started_us = now_us();
+	if (!message_unreadable(&ev, r.error, sizeof(r.error)))
+		sink_result_set(&r, SINK_RETRY,
+		                "cannot prepare the message: out of memory");
+	conclude(d, &stub, &r);
 }
 
 /* deliver must not block (sink.h); one that does holds up every other
@@ -561,10 +596,7 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 	double started;
 
 	if (a == NULL) {
-		/* Not enough memory or a stored payload that is not JSON:
-		 * leave the lease to run out rather than lose it. */
-		log_error("cannot prepare a delivery",
-		          LOG_S("delivery", row->delivery_id));
+		attempt_refused(d, s, row);
 		return;
 	}
 	a->next = d->flight;

@@ -6,6 +6,7 @@
 #include "dispatch/message.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,31 @@ static json_t *message_parse(const char *text, json_t *fallback)
 		return fallback;
 	json_decref(fallback);
 	return json_loads(text, JSON_DECODE_ANY, NULL);
+}
+
+/* Whether text parses; jansson's reason in err when it does not. */
+static bool message_parses(const char *what, const char *text, char *err,
+                           size_t size)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (text == NULL)
+		return true;
+	j = json_loads(text, JSON_DECODE_ANY, &e);
+	if (j == NULL && json_error_code(&e) != json_error_out_of_memory) {
+		snprintf(err, size, "the stored %s cannot be read: %s", what,
+		         e.text);
+		return false;
+	}
+	json_decref(j);
+	return true;
+}
+
+bool message_unreadable(const struct message_event *ev, char *err, size_t size)
+{
+	return !message_parses("payload", ev->payload, err, size) ||
+	       !message_parses("headers", ev->headers, err, size);
 }
 
 json_t *message_labels(const char *source, json_t *payload)

@@ -24,6 +24,8 @@
 #define HERALD_DISPATCH_MESSAGE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct message_event {
@@ -49,6 +51,12 @@ struct message_delivery {
 json_t *message_build(const struct message_event *ev,
                       const struct message_delivery *delivery,
                       const char *public_url);
+
+/* Why message_build refuses ev when its payload or headers are not JSON
+ * jansson reads (too deep, say): the column and jansson's reason in err,
+ * and true. False when they parse, so that a refusal came from running
+ * out of memory. */
+bool message_unreadable(const struct message_event *ev, char *err, size_t size);
 
 /* The labels of an event whose payload is parsed: see above. Borrowed
  * from payload; NULL if there are none. */

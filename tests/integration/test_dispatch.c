@@ -4,7 +4,8 @@
  * deadline, plugins included; a sink's concurrency and rate hold across
  * a reload; retries run when they are due, not at the next sweep; an
  * attempt lost in a crash is still on record; deliveries nothing would
- * ever attempt die at their max_age.
+ * ever attempt die at their max_age; an event that cannot be prepared
+ * is a failed attempt.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -485,4 +486,34 @@ Test(dispatch, deliveries_of_a_sink_not_opened_die_at_max_age)
 	                      " opened'",
 	                      1, 20000),
 	             1);
+}
+
+/* PostgreSQL keeps a payload nested deeper than jansson reads. Its
+ * delivery used to be claimed, dropped and claimed again each time the
+ * lease ran out; it now fails at once, saying why. */
+Test(dispatch, an_event_that_cannot_be_prepared_fails_with_its_reason)
+{
+	char *sinks = tfmt(hook_sink, "\"max_attempts\": 5");
+
+	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
+	tpg_exec(db, "INSERT INTO events (id, received_at, source, event_type,"
+	             " payload) VALUES ('01900000-0000-7000-8000-0000000000d1',"
+	             " now(), 'ci', 'DEPLOYMENT_START',"
+	             " (repeat('[', 3000) || repeat(']', 3000))::jsonb)");
+	tpg_exec(db, "INSERT INTO deliveries (id, event_id, sink) VALUES"
+	             " ('01900000-0000-7000-8000-0000000000d2',"
+	             " '01900000-0000-7000-8000-0000000000d1', 'hook')");
+	tpg_exec(db, "NOTIFY herald_deliveries");
+	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	                      " status = 'failed'",
+	                      1, 15000),
+	             1, "the delivery is still pending");
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM delivery_attempts"
+	                           " WHERE outcome = 'failed' AND error LIKE"
+	                           " 'the stored payload cannot be read:"
+	                           " maximum parsing depth reached%'"),
+	             1);
+	cr_expect_eq(tpg_value(db, attempts_unrecorded), 0);
+	cr_expect_eq(captured(1, 0), 0);
+	free(sinks);
 }

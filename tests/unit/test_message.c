@@ -117,6 +117,29 @@ Test(message, refuses_text_that_is_not_json)
 	cr_expect_null(message_build(&ev, NULL, NULL));
 }
 
+/* What the dispatcher records for an event it cannot build: which column
+ * and jansson's reason; nothing for one it can. */
+Test(message, says_why_it_refuses)
+{
+	struct message_event ev = full;
+	char deep[4201], err[256] = "";
+
+	cr_expect_not(message_unreadable(&full, err, sizeof(err)));
+	memset(deep, '[', 2100);
+	memset(deep + 2100, ']', 2100);
+	deep[4200] = '\0';
+	ev.payload = deep;
+	cr_expect_null(message_build(&ev, NULL, NULL));
+	cr_expect(message_unreadable(&ev, err, sizeof(err)));
+	cr_expect_not_null(strstr(err, "the stored payload cannot be read: "
+	                               "maximum parsing depth reached"),
+	                   "%s", err);
+	ev.payload = full.payload;
+	ev.headers = "not json";
+	cr_expect(message_unreadable(&ev, err, sizeof(err)));
+	cr_expect_not_null(strstr(err, "the stored headers"), "%s", err);
+}
+
 Test(message, stray_bytes_in_a_string_are_replaced)
 {
 	struct message_event ev = full;

@@ -40,9 +40,10 @@ struct metrics {
 
 static const double batch_bounds[] = { 1,  2,   4,   8,   16,  32,
 	                               64, 128, 256, 512, 1024 };
-static const double latency_bounds[] = { 0.001, 0.0025, 0.005, 0.01,
-	                                 0.025, 0.05,   0.1,   0.25,
-	                                 0.5,   1,      5,     60 };
+/* Up to an hour: a delivery retried a few times takes minutes. */
+static const double latency_bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	                                 0.5,   1,    2.5,   5,    10,  30,
+	                                 60,    300,  900,   3600 };
 static const double commit_bounds[] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 };
@@ -314,9 +315,11 @@ void metrics_render(struct metrics *m, const struct metrics_gauges *g,
 	              sink_labels);
 	pthread_mutex_unlock(&m->mu);
 	histogram_render(out, &m->delivery_latency,
-	                 "herald_delivery_start_seconds",
-	                 "Time from an event's arrival to the start of a "
-	                 "delivery attempt.");
+	                 "herald_delivery_latency_seconds",
+	                 "Time from an event's arrival to the end of the "
+	                 "attempt that delivered it to a sink, retries "
+	                 "included; one observation per delivery "
+	                 "delivered.");
 	gauge(out, "herald_writer_queue_events",
 	      "Events waiting for the writer.", g->queue_events);
 	gauge(out, "herald_database_up",

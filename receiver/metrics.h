@@ -39,7 +39,8 @@ void metrics_event(struct metrics *m, const char *source, const char *type,
 void histogram_observe(struct histogram *h, double v);
 void metrics_delivery(struct metrics *m, const char *sink, const char *status);
 void metrics_sink_disabled(struct metrics *m, const char *sink);
-/* Seconds from an event's arrival to the start of an attempt. */
+/* Seconds from an event's arrival to the end of the attempt that
+ * delivered it; once per delivery, when it is delivered. */
 void metrics_delivery_latency(struct metrics *m, double seconds);
 struct histogram *metrics_batch_size(struct metrics *m);
 struct histogram *metrics_commit_seconds(struct metrics *m);

@@ -439,6 +439,10 @@ static void conclude(struct dispatcher *d, struct attempt *a,
 	log_attempt(a, r, &dec, ms);
 	metrics_delivery(d->metrics, a->slot->cfg->name,
 	                 retry_status_name(dec.status));
+	if (dec.status == RETRY_DELIVERED)
+		metrics_delivery_latency(
+		    d->metrics,
+		    (double)(now_us() / 1000 - a->received_ms) / 1000.0);
 	if (r->outcome == SINK_GONE)
 		disable(d, a->slot, r);
 	record(d, a, r, &dec, ms);
@@ -608,9 +612,6 @@ static void attempt_start(struct dispatcher *d, struct slot *s,
 	s->gen->in_flight++;
 	a->started = started = now_mono();
 	a->started_us = now_us();
-	metrics_delivery_latency(
-	    d->metrics,
-	    (double)(a->started_us / 1000 - a->received_ms) / 1000.0);
 	after_ms(a->timer, s->cfg->timeout_ms + DEADLINE_GRACE_MS);
 	/* done may come before deliver returns, and free a. */
 	snprintf(delivery_id, sizeof(delivery_id), "%s", a->delivery_id);

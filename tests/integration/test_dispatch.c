@@ -328,9 +328,30 @@ static int attempt_gaps(long long *gaps, int max)
 	return n;
 }
 
+/* The value of a sample line of /metrics, or -1 if there is none. */
+static long long metric(const char *sample)
+{
+	char *url = tfmt("%s/metrics", h.url);
+	char *needle = tfmt("\n%s ", sample);
+	struct thttp_resp r;
+	const char *at;
+	long long v = -1;
+
+	thttp("GET", url, h.ca, NULL, NULL, 0, &r);
+	cr_assert_eq(r.status, 200);
+	at = strstr(r.body, needle);
+	if (at != NULL)
+		v = strtoll(at + strlen(needle), NULL, 10);
+	thttp_free(&r);
+	free(needle);
+	free(url);
+	return v;
+}
+
 /* With a 30 s sweep, a retry after 200 ms and one after Retry-After: 1
  * used to wait for the sweep; the claim now comes back when they are
- * due. */
+ * due. The latency histogram counts the delivery once, not its three
+ * attempts. */
 Test(dispatch, retries_run_when_due_not_at_the_sweep)
 {
 	char *sinks = tfmt(hook_sink, "\"max_attempts\": 5");
@@ -350,6 +371,10 @@ Test(dispatch, retries_run_when_due_not_at_the_sweep)
 	cr_assert_eq(attempt_gaps(gaps, 2), 3);
 	cr_expect(gaps[1] >= 1000, "Retry-After: 1 honoured after %lld ms",
 	          gaps[1]);
+	cr_expect_eq(metric("herald_delivery_latency_seconds_count"), 1);
+	cr_expect_eq(metric("herald_delivery_latency_seconds_bucket"
+	                    "{le=\"1\"}"),
+	             0, "the latency of the first attempt was observed");
 	free(sinks);
 }
 

@@ -93,11 +93,11 @@ static void start_leasing(const char *lease, const char *routes_and_sinks)
 	free(b);
 }
 
-/* The same with a lease of 3 s, short enough that a test can wait for
- * the leases of a killed process to run out. */
+/* The same with the shortest lease the sinks' default timeout (15 s)
+ * allows. */
 static void start_with(const char *routes_and_sinks)
 {
-	start_leasing("3s", routes_and_sinks);
+	start_leasing("25s", routes_and_sinks);
 }
 
 /* Post body to "ci", signed, with webhook-id id; returns the event id
@@ -934,11 +934,14 @@ static int tally(struct seen *seen, int max)
 	return n;
 }
 
-static const char slow_hook[] =
-    "\"routes\": [{\"sinks\": [\"hook\"]}],"
-    " \"sinks\": {\"hook\": {\"kind\": \"http\", \"url\": \"{{cap}}/hook\","
-    "  \"ca_file\": \"{{cacert}}\", \"secret\": \"" SINK_SECRET "\","
-    "  \"concurrency\": 8, \"retry_base\": \"200ms\"}}";
+#define SLOW_HOOK(timeout)                                                     \
+	"\"routes\": [{\"sinks\": [\"hook\"]}],"                               \
+	" \"sinks\": {\"hook\": {\"kind\": \"http\","                          \
+	"  \"url\": \"{{cap}}/hook\", \"ca_file\": \"{{cacert}}\","            \
+	"  \"secret\": \"" SINK_SECRET "\", \"concurrency\": 8,"               \
+	"  \"retry_base\": \"200ms\", \"timeout\": \"" timeout "\"}}"
+
+static const char slow_hook[] = SLOW_HOOK("15s");
 
 /* Deliveries whose outcome the database holds, with their attempts. */
 struct recorded {
@@ -1033,7 +1036,9 @@ Test(fanout, crash_loses_nothing_and_repeats_keep_their_id)
 	    control("POST", "/_control/script",
 	            "{\"path\": \"/hook\", \"responses\": [],"
 	            " \"then\": {\"status\": 200, \"delay_ms\": 1000}}"));
-	start_with(slow_hook);
+	/* The shortest lease a 3 s timeout allows: the restarted process
+	 * waits for the dead one's leases to run out. */
+	start_leasing("13s", SLOW_HOOK("3s"));
 	for (int i = 0; i < EVENTS; i++) {
 		char id[32];
 

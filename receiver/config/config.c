@@ -179,18 +179,6 @@ static const struct cfg_section log_section = {
 	.options = log_options,
 };
 
-/* admin */
-
-static const struct cfg_option admin_options[] = {
-	{ "token", CFG_STRING, OPT(struct config_admin, token),
-	  .secret = true },
-	{ .name = NULL },
-};
-
-static const struct cfg_section admin_section = {
-	.options = admin_options,
-};
-
 /* ingest */
 
 static const struct cfg_option ingest_options[] = {
@@ -1160,8 +1148,6 @@ static const struct cfg_option top_options[] = {
 	{ "database", CFG_OBJECT, OPT(struct config, database),
 	  .sub = &database_section },
 	{ "log", CFG_OBJECT, OPT(struct config, log), .sub = &log_section },
-	{ "admin", CFG_OBJECT, OPT(struct config, admin),
-	  .sub = &admin_section },
 	{ "ingest", CFG_OBJECT, OPT(struct config, ingest),
 	  .sub = &ingest_section },
 	{ "sources", CFG_OBJECT, OPT(struct config, sources),

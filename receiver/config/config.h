@@ -62,10 +62,6 @@ struct config_log {
 	int format; /* enum log_format */
 };
 
-struct config_admin {
-	const char *token;
-};
-
 struct sig_secret;
 
 struct config_ingest {
@@ -262,7 +258,6 @@ struct config {
 	struct config_tls tls;
 	struct config_database database;
 	struct config_log log;
-	struct config_admin admin;
 	struct config_ingest ingest;
 	struct config_sources sources;
 	const char *templates_dir;

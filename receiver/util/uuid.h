@@ -1,8 +1,8 @@
 /*
  * UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit
  * counter, then 62 random bits. Ids made by one thread sort in the order
- * they were made, which keeps the events index append-only and gives the
- * admin API a stable keyset order.
+ * they were made, which keeps the events index append-only and gives
+ * listings of events a stable order.
  */
 #ifndef HERALD_UTIL_UUID_H
 #define HERALD_UTIL_UUID_H

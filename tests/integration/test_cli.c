@@ -59,7 +59,6 @@ static char *config_with_secrets(void)
 	    "{\"tls\": {\"self_signed\": true},"
 	    " \"public_url\": \"https://pub:hidden-1@herald.example.com/h"
 	    "?sig=hidden-2\","
-	    " \"admin\": {\"token\": \"hidden-3\"},"
 	    " \"database\": {\"url\": \"host=db password=hidden-4\"},"
 	    " \"sinks\": {"
 	    "  \"run\": {\"kind\": \"command\","
@@ -97,7 +96,6 @@ static const char *shown_at(json_t *shown, const char *pointer)
 static void expect_print(const char *out)
 {
 	static const char *const expect[][2] = {
-		{ "/admin/token", "<redacted>" },
 		{ "/public_url", "https://<redacted>@herald.example.com/h"
 		                 "?<redacted>" },
 		{ "/sinks/run/argv/0", "/bin/true" },

@@ -527,7 +527,7 @@ Test(fanout, command_sees_only_its_allowed_environment)
 	             "  \"argv\": [\"/bin/sh\", \"-c\", \"exec env > %s\"],"
 	             "  \"env\": {\"GREETING\": \"hello\","
 	             "   \"CHOSEN\": \"${T_CHOSEN}\"}}},"
-	             " \"admin\": {\"token\": \"${T_LEAK_SECRET}\"}",
+	             " \"abacus\": {\"api_key\": \"${T_LEAK_SECRET}\"}",
 	             out);
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_START", "env-1");

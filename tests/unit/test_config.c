@@ -185,15 +185,15 @@ Test(config, secrets_come_from_files_and_never_show)
 	struct config *cfg;
 	json_t *j;
 
-	twrite(secret, "s3cr3t-admin-token\n");
+	twrite(secret, "s3cr3t-api-key\n");
 	text = tfmt("{\"tls\": {\"self_signed\": true},"
-	            " \"admin\": {\"token_file\": \"%s\"},"
+	            " \"abacus\": {\"api_key_file\": \"%s\"},"
 	            " \"database\": {\"url\": \"postgresql://u:pw-in-url@h/d\","
 	            " \"password\": \"pw-in-option\"}}",
 	            secret);
 	cfg = load_text(text, &errors);
 	cr_assert(cfg != NULL, "%s", errors);
-	cr_expect_str_eq(cfg->admin.token, "s3cr3t-admin-token");
+	cr_expect_str_eq(cfg->abacus.api_key, "s3cr3t-api-key");
 	j = config_show(cfg);
 	shown = json_dumps(j, 0);
 	cr_expect_null(strstr(shown, "s3cr3t"), "%s", shown);
@@ -258,12 +258,12 @@ Test(config, suggests_the_file_twin_of_a_secret)
 {
 	char *errors;
 	struct config *cfg = load_text("{\"tls\": {\"self_signed\": true},"
-	                               " \"admin\": {\"token_fil\": \"x\"}}",
+	                               " \"abacus\": {\"api_key_fil\": \"x\"}}",
 	                               &errors);
 
 	cr_assert_null(cfg);
-	cr_expect_not_null(strstr(errors, "did you mean \"token_file\"?"), "%s",
-	                   errors);
+	cr_expect_not_null(strstr(errors, "did you mean \"api_key_file\"?"),
+	                   "%s", errors);
 	free(errors);
 }
 

@@ -637,7 +637,11 @@ static bool plugin_loads(struct cfg_ctx *ctx, const struct config_sink *k,
 		             "needs %u",
 		             (unsigned)api->abi,
 		             (unsigned)HERALD_SINK_PLUGIN_ABI);
-	ok = api != NULL && api->abi == HERALD_SINK_PLUGIN_ABI;
+	else if (!api->open || !api->deliver || !api->close)
+		cfg_error_at(ctx, w, "path",
+		             "the plugin lacks open, deliver or close");
+	ok = api != NULL && api->abi == HERALD_SINK_PLUGIN_ABI && api->open &&
+	     api->deliver && api->close;
 	dlclose(h);
 	return ok;
 }

@@ -67,7 +67,13 @@ static bool load(struct plugin_sink *s, char *err, size_t size)
 		         (unsigned)HERALD_SINK_PLUGIN_ABI);
 		return false;
 	}
-	return s->api->open && s->api->deliver && s->api->close;
+	if (s->api->open == NULL || s->api->deliver == NULL ||
+	    s->api->close == NULL) {
+		snprintf(err, size, "%s lacks open, deliver or close",
+		         s->cfg->path);
+		return false;
+	}
+	return true;
 }
 
 static void *plugin_open(const struct config_sink *cfg,

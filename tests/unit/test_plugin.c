@@ -48,6 +48,17 @@ Test(plugin, other_abi_is_refused_by_name)
 	free(err);
 }
 
+Test(plugin, one_without_its_functions_is_refused)
+{
+	char *err = load("hollow-plugin.so");
+
+	cr_assert_not_null(err);
+	cr_expect_not_null(strstr(err, "sinks.p.path: the plugin lacks open,"
+	                               " deliver or close"),
+	                   "%s", err);
+	free(err);
+}
+
 Test(plugin, missing_file_is_refused)
 {
 	char *err = load("no-such-plugin.so");

@@ -178,16 +178,8 @@ static bool has_op(const char *out, const char *op)
 static json_t *control(const char *method, const char *path, const char *body)
 {
 	char *url = tfmt("%s/_control/%s", api, path);
-	struct thttp_resp r;
-	json_t *j;
+	json_t *j = thttp_call(method, url, fake_cert, body);
 
-	thttp(method, url, fake_cert,
-	      (const char *[]){ "Content-Type: application/json", NULL }, body,
-	      body ? strlen(body) : 0, &r);
-	cr_assert_eq(r.status, 200, "%s %s: %ld %s %s", method, path, r.status,
-	             r.body, r.error);
-	j = thttp_json(&r);
-	thttp_free(&r);
 	free(url);
 	return j;
 }

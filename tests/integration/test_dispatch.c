@@ -9,14 +9,12 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "http/tls.h"
-#include "sources/signature.h"
 #include "support/tcheck.h"
 #include "support/tfake.h"
 #include "support/therald.h"
@@ -102,22 +100,12 @@ static char *send_event(const char *type, const char *id)
 {
 	char *body = tfmt("{\"type\": \"%s\", \"n\": 1}", type);
 	char *url = tfmt("%s/hooks/generic/ci", h.url);
-	struct sig_secret s;
-	char sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
-	long long ts = (long long)time(NULL);
 	struct thttp_resp r;
 	json_t *j;
 	char *event;
 
-	cr_assert(sig_secret_parse(SECRET, &s));
-	sig_sign(&s, id, ts, body, strlen(body), sig);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	thttp("POST", url, h.ca,
-	      (const char *[]){ "Content-Type: application/json", hid, hts,
-	                        hsig, NULL },
-	      body, strlen(body), &r);
+	thttp_post_signed(url, h.ca, SECRET, id, (long long)time(NULL), body,
+	                  &r);
 	cr_assert_eq(r.status, 202, "%s", r.body);
 	j = thttp_json(&r);
 	event = strdup(json_string_value(json_object_get(j, "id")));
@@ -128,52 +116,12 @@ static char *send_event(const char *type, const char *id)
 	return event;
 }
 
-static long long count(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static long long count(const char *fmt, ...)
-{
-	va_list ap;
-	char *sql;
-	long long n;
-
-	va_start(ap, fmt);
-	cr_assert(vasprintf(&sql, fmt, ap) >= 0);
-	va_end(ap);
-	n = tpg_value(db, sql);
-	free(sql);
-	return n;
-}
-
-/* Wait until sql (one number) reaches want, up to ms; returns the last
- * value. */
-static long long wait_for(const char *sql, long long want, int ms)
-{
-	long long v = -1;
-
-	for (int waited = 0; waited <= ms; waited += 100) {
-		v = tpg_value(db, sql);
-		if (v >= want)
-			break;
-		tsleep_ms(100);
-	}
-	return v;
-}
-
 /* The capture server's control API. */
 static json_t *control(const char *method, const char *path, const char *body)
 {
 	char *url = tfmt("https://127.0.0.1:%d%s", capture.port, path);
-	struct thttp_resp r;
-	json_t *j;
+	json_t *j = thttp_call(method, url, fake_cert, body);
 
-	thttp(method, url, fake_cert,
-	      (const char *[]){ "Content-Type: application/json", NULL }, body,
-	      body ? strlen(body) : 0, &r);
-	cr_assert_eq(r.status, 200, "%s %s: %s %s", method, path, r.error,
-	             r.body ? r.body : "");
-	j = thttp_json(&r);
-	thttp_free(&r);
 	free(url);
 	return j;
 }
@@ -221,14 +169,17 @@ Test(dispatch, a_plugin_that_never_answers_is_cut_off)
 
 	start_with("\"sweep\": \"200ms\", \"lease\": \"12s\"", sinks);
 	free(send_event("DEPLOYMENT_START", "never-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'dead'",
 	                      1, 30000),
 	             1, "the delivery did not die after its two attempts");
-	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts WHERE"
-	                   " outcome = 'retry' AND error LIKE '%s'",
-	                   "no outcome within the sink''s timeout of 1000 ms"),
-	             2);
+	cr_expect_eq(
+	    tpg_count(db,
+	              "SELECT count(*) FROM delivery_attempts WHERE"
+	              " outcome = 'retry' AND error LIKE '%s'",
+	              "no outcome within the sink''s timeout of 1000 ms"),
+	    2);
 	/* The plugin still holds both calls: a stop does not wait for
 	 * them, and frees what the plugin never handed back. */
 	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
@@ -242,7 +193,8 @@ Test(dispatch, a_plugin_that_blocks_is_logged)
 
 	start_with("\"sweep\": \"200ms\", \"lease\": \"12s\"", sinks);
 	free(send_event("DEPLOYMENT_START", "block-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 30000),
 	             1);
@@ -278,7 +230,8 @@ Test(dispatch, concurrency_holds_across_a_reload)
 	}
 	cr_assert_geq(captured(1, 20000), 1);
 	reload();
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      3, 60000),
 	             3);
@@ -300,7 +253,8 @@ Test(dispatch, rate_holds_across_a_reload)
 	start_with("\"sweep\": \"200ms\", \"lease\": \"16s\"", sinks);
 	free(send_event("DEPLOYMENT_SUCCESS", "rate-1"));
 	free(send_event("DEPLOYMENT_SUCCESS", "rate-2"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -364,7 +318,8 @@ Test(dispatch, retries_run_when_due_not_at_the_sweep)
 	                    " \"then\": {\"status\": 200}}"));
 	start_with("\"sweep\": \"30s\", \"lease\": \"16s\"", sinks);
 	free(send_event("DEPLOYMENT_START", "due-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 15000),
 	             1, "the retries waited for the sweep");
@@ -412,7 +367,8 @@ Test(dispatch, attempts_lost_in_a_crash_are_on_record)
 	config = tread(h.config);
 	therald_start(&h, config, NULL);
 	free(config);
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      EVENTS, 60000),
 	             EVENTS);
@@ -447,19 +403,23 @@ Test(dispatch, deliveries_of_a_removed_sink_die_at_the_default_max_age)
 	           "  now() - interval '23 hours', 0, NULL, NULL, now())",
 	           event, event, event);
 	tpg_exec(db, sql);
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'dead'",
 	                      2, 15000),
 	             2, "pending deliveries of removed sinks did not die");
-	cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE"
-	                   " status = 'dead' AND last_error LIKE '%s'",
-	                   "older than max_age 1d: its sink is no longer"
-	                   " configured"),
+	cr_expect_eq(tpg_count(db,
+	                       "SELECT count(*) FROM deliveries WHERE"
+	                       " status = 'dead' AND last_error LIKE '%s'",
+	                       "older than max_age 1d: its sink is no longer"
+	                       " configured"),
 	             2);
-	cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE sink = '%s'"
-	                   " AND status = 'pending'",
-	                   "recent"),
-	             1);
+	cr_expect_eq(
+	    tpg_count(db,
+	              "SELECT count(*) FROM deliveries WHERE sink = '%s'"
+	              " AND status = 'pending'",
+	              "recent"),
+	    1);
 	cr_expect_eq(tpg_value(db, attempts_unrecorded), 0);
 	cr_expect(therald_wait_log(
 	    &h, "delivery=01900000-0000-7000-8000-00000000000b", 5000));
@@ -481,7 +441,8 @@ Test(dispatch, deliveries_parked_by_a_410_die_at_max_age)
 	free(send_event("DEPLOYMENT_START", "gone-1"));
 	cr_assert(therald_wait_log(&h, "sink disabled", 10000));
 	free(send_event("DEPLOYMENT_START", "gone-2"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'dead' AND last_error LIKE"
 	                      " 'older than max_age 3s: its sink was turned"
 	                      " off by a 410 answer%'",
@@ -505,7 +466,8 @@ Test(dispatch, deliveries_of_a_sink_not_opened_die_at_max_age)
 	           "  \"timeout\": \"1s\", \"max_age\": \"2s\"}}");
 	cr_expect(therald_wait_log(&h, "sink cannot be opened", 5000));
 	free(send_event("DEPLOYMENT_START", "unopened-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'dead' AND last_error ="
 	                      " 'older than max_age 2s: its sink cannot be"
 	                      " opened'",
@@ -529,7 +491,8 @@ Test(dispatch, an_event_that_cannot_be_prepared_fails_with_its_reason)
 	             " ('01900000-0000-7000-8000-0000000000d2',"
 	             " '01900000-0000-7000-8000-0000000000d1', 'hook')");
 	tpg_exec(db, "NOTIFY herald_deliveries");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'failed'",
 	                      1, 15000),
 	             1, "the delivery is still pending");

@@ -10,7 +10,6 @@
 #include <curl/curl.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,22 +104,12 @@ static void start_with(const char *routes_and_sinks)
 static char *send_body(const char *body, const char *id)
 {
 	char *url = tfmt("%s/hooks/generic/ci", h.url);
-	struct sig_secret s;
-	char sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
-	long long ts = (long long)time(NULL);
 	struct thttp_resp r;
 	json_t *j;
 	char *event;
 
-	cr_assert(sig_secret_parse(SECRET, &s));
-	sig_sign(&s, id, ts, body, strlen(body), sig);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	thttp("POST", url, h.ca,
-	      (const char *[]){ "Content-Type: application/json", hid, hts,
-	                        hsig, NULL },
-	      body, strlen(body), &r);
+	thttp_post_signed(url, h.ca, SECRET, id, (long long)time(NULL), body,
+	                  &r);
 	cr_assert_eq(r.status, 202, "%s", r.body);
 	j = thttp_json(&r);
 	event = strdup(json_string_value(json_object_get(j, "id")));
@@ -151,52 +140,12 @@ static char *start_and_send(const char *routes_and_sinks, const char *id)
 	return send_event("DEPLOYMENT_FAILED", id);
 }
 
-static long long count(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static long long count(const char *fmt, ...)
-{
-	va_list ap;
-	char *sql;
-	long long n;
-
-	va_start(ap, fmt);
-	cr_assert(vasprintf(&sql, fmt, ap) >= 0);
-	va_end(ap);
-	n = tpg_value(db, sql);
-	free(sql);
-	return n;
-}
-
-/* Wait until sql (one number) reaches want, up to ms; returns the last
- * value. */
-static long long wait_for(const char *sql, long long want, int ms)
-{
-	long long v = -1;
-
-	for (int waited = 0; waited <= ms; waited += 100) {
-		v = tpg_value(db, sql);
-		if (v >= want)
-			break;
-		tsleep_ms(100);
-	}
-	return v;
-}
-
 /* The capture server's control API. */
 static json_t *control(const char *method, const char *path, const char *body)
 {
 	char *url = tfmt("https://127.0.0.1:%d%s", capture.port, path);
-	struct thttp_resp r;
-	json_t *j;
+	json_t *j = thttp_call(method, url, fake_cert, body);
 
-	thttp(method, url, fake_cert,
-	      (const char *[]){ "Content-Type: application/json", NULL }, body,
-	      body ? strlen(body) : 0, &r);
-	cr_assert_eq(r.status, 200, "%s %s: %s %s", method, path, r.error,
-	             r.body ? r.body : "");
-	j = thttp_json(&r);
-	thttp_free(&r);
 	free(url);
 	return j;
 }
@@ -455,14 +404,16 @@ Test(fanout, one_event_reaches_all_five_kinds)
 	    smtp.port, out, plugin, jsonl);
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_FAILED", "fan-1");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries"
 	                      " WHERE status = 'delivered'",
 	                      5, 20000),
 	             5, "not all five delivered");
-	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts a JOIN "
-	                   "deliveries d ON d.id = a.delivery_id WHERE "
-	                   "d.event_id = '%s' AND a.outcome = 'delivered'",
-	                   event),
+	cr_expect_eq(tpg_count(db,
+	                       "SELECT count(*) FROM delivery_attempts a JOIN "
+	                       "deliveries d ON d.id = a.delivery_id WHERE "
+	                       "d.event_id = '%s' AND a.outcome = 'delivered'",
+	                       event),
 	             5);
 	expect_slack(event);
 	expect_http(event);
@@ -531,7 +482,8 @@ Test(fanout, command_sees_only_its_allowed_environment)
 	             out);
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_START", "env-1");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -601,7 +553,8 @@ Test(fanout, three_failures_then_success_back_off)
 	            " {\"status\": 502}], \"then\": {\"status\": 204}}"));
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_START", "backoff-1");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -610,9 +563,10 @@ Test(fanout, three_failures_then_success_back_off)
 	          "delays %lld, %lld, %lld ms do not grow", gaps[0], gaps[1],
 	          gaps[2]);
 	cr_expect(gaps[0] >= 200, "first delay %lld ms", gaps[0]);
-	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts WHERE"
-	                   " outcome = 'retry' AND http_status >= %s",
-	                   "500"),
+	cr_expect_eq(tpg_count(db,
+	                       "SELECT count(*) FROM delivery_attempts WHERE"
+	                       " outcome = 'retry' AND http_status >= %s",
+	                       "500"),
 	             3);
 	free(event);
 	free(sinks);
@@ -630,7 +584,8 @@ Test(fanout, retry_after_is_honoured)
 	                    " {\"Retry-After\": \"2\"}}]}"));
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_START", "ra-1");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -650,13 +605,15 @@ Test(fanout, delivery_dies_after_its_attempts)
 	                    " \"then\": {\"status\": 500}}"));
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_START", "dead-1");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'dead'",
 	                      1, 20000),
 	             1);
-	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts WHERE"
-	                   " outcome = '%s'",
-	                   "retry"),
+	cr_expect_eq(tpg_count(db,
+	                       "SELECT count(*) FROM delivery_attempts WHERE"
+	                       " outcome = '%s'",
+	                       "retry"),
 	             3);
 	cr_expect(therald_wait_log(&h, "msg=\"delivery dead\"", 2000));
 	free(event);
@@ -676,18 +633,21 @@ Test(fanout, gone_turns_the_sink_off_until_enabled)
 	event = send_event("DEPLOYMENT_START", "gone-1");
 	cr_assert(therald_wait_log(&h, "sink disabled", 10000));
 	tsleep_ms(1000);
-	cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE"
-	                   " status = '%s'",
-	                   "pending"),
+	cr_expect_eq(tpg_count(db,
+	                       "SELECT count(*) FROM deliveries WHERE"
+	                       " status = '%s'",
+	                       "pending"),
 	             1);
 	cr_expect_eq(
-	    count("SELECT count(*) FROM sink_state WHERE sink = '%s'", "hook"),
+	    tpg_count(db, "SELECT count(*) FROM sink_state WHERE sink = '%s'",
+	              "hook"),
 	    1);
 	cr_expect_eq(therald_cli((const char *[]){ "sinks", "enable", "hook",
 	                                           "-c", h.config, NULL },
 	                         &out, &err),
 	             0, "%s", err);
-	cr_expect_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_expect_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 10000),
 	             1);
@@ -734,9 +694,10 @@ static void expect_attempt(const char *sink, int n, const char *outcome,
 
 static long long status_of(const char *sink, const char *status)
 {
-	return count("SELECT count(*) FROM deliveries WHERE sink = '%s'"
-	             " AND status = '%s'",
-	             sink, status);
+	return tpg_count(db,
+	                 "SELECT count(*) FROM deliveries WHERE sink = '%s'"
+	                 " AND status = '%s'",
+	                 sink, status);
 }
 
 static const char command_sinks[] =
@@ -758,7 +719,8 @@ static const char command_sinks[] =
 Test(fanout, command_exit_status_decides_the_outcome)
 {
 	free(start_and_send(command_sinks, "cmd-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status <> 'pending'",
 	                      3, 30000),
 	             3);
@@ -768,10 +730,11 @@ Test(fanout, command_exit_status_decides_the_outcome)
 	expect_attempt("later", 2, "retry", "error", "exit status 75");
 
 	cr_expect_eq(status_of("broken", "failed"), 1);
-	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts a JOIN"
-	                   " deliveries d ON d.id = a.delivery_id"
-	                   " WHERE d.sink = '%s'",
-	                   "broken"),
+	cr_expect_eq(tpg_count(db,
+	                       "SELECT count(*) FROM delivery_attempts a JOIN"
+	                       " deliveries d ON d.id = a.delivery_id"
+	                       " WHERE d.sink = '%s'",
+	                       "broken"),
 	             1, "a failed delivery was tried again");
 	expect_attempt("broken", 1, "failed", "error", "exit status 3");
 	expect_attempt("broken", 1, "failed", "response", "no such host");
@@ -796,7 +759,8 @@ Test(fanout, slack_answer_other_than_ok_fails)
 	                    " \"then\": {\"status\": 200,"
 	                    " \"body\": \"no_active_hooks\"}}"));
 	free(start_and_send(slack_sink, "slack-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status <> 'pending'",
 	                      1, 20000),
 	             1);
@@ -815,7 +779,8 @@ Test(fanout, slack_rate_limit_waits_for_retry_after)
 	                    "{\"status\": 429, \"body\": \"rate_limited\","
 	                    " \"headers\": {\"Retry-After\": \"2\"}}]}"));
 	free(start_and_send(slack_sink, "slack-2"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -838,7 +803,8 @@ Test(fanout, slack_cuts_texts_slack_would_refuse)
 
 	start_with(slack_sink);
 	free(send_body(body, "slack-3"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -875,7 +841,8 @@ Test(fanout, unsigned_http_sink_sends_id_and_timestamp)
 	            "{\"status\": 503}], \"then\": {\"status\": 200}}"));
 	start_with(sinks);
 	event = send_event("DEPLOYMENT_START", "unsigned-1");
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);
@@ -888,9 +855,10 @@ Test(fanout, unsigned_http_sink_sends_id_and_timestamp)
 		cr_assert_not_null(id, "request %zu has no webhook-id", i);
 		cr_assert_not_null(ts, "request %zu has no timestamp", i);
 		cr_expect_null(header_of(req, "webhook-signature"));
-		cr_expect_eq(count("SELECT count(*) FROM deliveries WHERE"
-		                   " id = '%s' AND event_id = '%s'",
-		                   id, event),
+		cr_expect_eq(tpg_count(db,
+		                       "SELECT count(*) FROM deliveries WHERE"
+		                       " id = '%s' AND event_id = '%s'",
+		                       id, event),
 		             1, "webhook-id %s is not the delivery id", id);
 		when = strtoll(ts, &end, 10);
 		cr_expect(*end == '\0' && llabs(when - time(NULL)) < 600,
@@ -1011,9 +979,10 @@ static void expect_recorded_left_alone(const struct recorded *r, int nr,
 		          seen[k].id, seen[k].n);
 	}
 	for (int k = 0; k < nr; k++)
-		cr_expect_eq(count("SELECT attempts FROM deliveries"
-		                   " WHERE id = '%s'",
-		                   r[k].id),
+		cr_expect_eq(tpg_count(db,
+		                       "SELECT attempts FROM deliveries"
+		                       " WHERE id = '%s'",
+		                       r[k].id),
 		             r[k].attempts, "%s attempted again", r[k].id);
 	cr_log_info("%d recorded at the kill, %d repeated after it", nr,
 	            repeats);
@@ -1045,7 +1014,8 @@ Test(fanout, crash_loses_nothing_and_repeats_keep_their_id)
 		snprintf(id, sizeof(id), "crash-%d", i);
 		free(send_event("DEPLOYMENT_SUCCESS", id));
 	}
-	cr_assert_geq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_geq(tpg_wait(db,
+	                       "SELECT count(*) FROM deliveries WHERE"
 	                       " status = 'delivered'",
 	                       EVENTS / 4, 30000),
 	              EVENTS / 4);
@@ -1060,7 +1030,8 @@ Test(fanout, crash_loses_nothing_and_repeats_keep_their_id)
 	config = tread(h.config);
 	therald_start(&h, config, NULL);
 	free(config);
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      EVENTS, 60000),
 	             EVENTS);
@@ -1147,7 +1118,8 @@ Test(fanout, two_processes_never_send_the_same_attempt)
 		snprintf(id, sizeof(id), "two-%d", i);
 		free(send_event("DEPLOYMENT_SUCCESS", id));
 	}
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      EVENTS, 60000),
 	             EVENTS);
@@ -1156,8 +1128,8 @@ Test(fanout, two_processes_never_send_the_same_attempt)
 	for (int i = 0; i < n; i++)
 		cr_expect_eq(seen[i].n, 1, "%s received %d times", seen[i].id,
 		             seen[i].n);
-	cr_expect_eq(count("SELECT count(*) FROM delivery_attempts"), EVENTS,
-	             "some delivery was attempted twice");
+	cr_expect_eq(tpg_count(db, "SELECT count(*) FROM delivery_attempts"),
+	             EVENTS, "some delivery was attempted twice");
 	expect_both_delivered(&h, &second, EVENTS);
 	free(second.db);
 	second.db = NULL;
@@ -1177,7 +1149,8 @@ Test(fanout, stop_gives_back_its_leases)
 	free(send_event("DEPLOYMENT_SUCCESS", "lease-1"));
 	/* Claimed, and the attempt under way: the stop has a lease to give
 	 * back and an attempt to abandon. */
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " locked_until > now() AND locked_by IS NOT NULL",
 	                      1, 20000),
 	             1, "the delivery was never claimed");
@@ -1191,9 +1164,10 @@ Test(fanout, stop_gives_back_its_leases)
 	}
 	cr_assert_not_null(n, "the attempt never reached the endpoint");
 	json_decref(n);
-	cr_assert_eq(count("SELECT count(*) FROM deliveries WHERE"
-	                   " locked_by IS NOT NULL AND status = '%s'",
-	                   "pending"),
+	cr_assert_eq(tpg_count(db,
+	                       "SELECT count(*) FROM deliveries WHERE"
+	                       " locked_by IS NOT NULL AND status = '%s'",
+	                       "pending"),
 	             1, "the lease was gone before the stop");
 
 	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
@@ -1225,7 +1199,8 @@ Test(fanout, signatures_verify_with_the_reference_library, .timeout = 600)
 		         npm_err);
 	start_with(slow_hook);
 	free(send_event("DEPLOYMENT_SUCCESS", "npm-1"));
-	cr_assert_eq(wait_for("SELECT count(*) FROM deliveries WHERE"
+	cr_assert_eq(tpg_wait(db,
+	                      "SELECT count(*) FROM deliveries WHERE"
 	                      " status = 'delivered'",
 	                      1, 20000),
 	             1);

@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "sources/auth.h"
-#include "sources/signature.h"
 #include "support/tcheck.h"
 #include "support/therald.h"
 #include "support/thttp.h"
@@ -82,19 +81,11 @@ static void post(const char *path, const char *const headers[],
 static void post_signed(const char *secret, const char *id, long skew,
                         const char *body, struct thttp_resp *r)
 {
-	struct sig_secret s;
-	char sig[SIG_HEADER_MAX], hid[128], hts[64], hsig[128];
-	long long ts = (long long)time(NULL) + skew;
+	char *url = tfmt("%s/hooks/generic/ci", h.url);
 
-	cr_assert(sig_secret_parse(secret, &s));
-	sig_sign(&s, id, ts, body, strlen(body), sig);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	post("/hooks/generic/ci",
-	     (const char *[]){ "Content-Type: application/json", hid, hts, hsig,
-	                       NULL },
-	     body, r);
+	thttp_post_signed(url, h.ca, secret, id, (long long)time(NULL) + skew,
+	                  body, r);
+	free(url);
 }
 
 static bool system_has_promtool(void)

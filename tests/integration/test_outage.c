@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "sources/signature.h"
 #include "support/tcheck.h"
 #include "support/therald.h"
 #include "support/thttp.h"
@@ -49,26 +48,16 @@ static double now_s(void)
 
 static void post_one(struct load *l, int client, int i)
 {
-	struct sig_secret s;
-	char id[64], sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
-	char *body, *url;
-	long long ts = (long long)time(NULL);
+	char id[64], *body, *url;
 	struct thttp_resp r;
 	double sent = now_s(), from, until;
 	json_t *j;
 
 	snprintf(id, sizeof(id), "outage-%d-%d", client, i);
 	body = tfmt("{\"type\": \"OUTAGE\", \"n\": %d}", i);
-	cr_assert(sig_secret_parse(SECRET, &s));
-	sig_sign(&s, id, ts, body, strlen(body), sig);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
 	url = tfmt("%s/hooks/generic/ci", l->h->url);
-	thttp("POST", url, l->h->ca,
-	      (const char *[]){ "Content-Type: application/json", hid, hts,
-	                        hsig, NULL },
-	      body, strlen(body), &r);
+	thttp_post_signed(url, l->h->ca, SECRET, id, (long long)time(NULL),
+	                  body, &r);
 	from = atomic_load(&l->down_from);
 	until = atomic_load(&l->down_until);
 	if (r.status == 202) {
@@ -227,23 +216,12 @@ static void signal_cluster(const struct tpg_cluster *pg, int sig)
 /* POST one signed event; returns the status, 0 for no answer (30 s). */
 static long post_event(struct therald *h, const char *id)
 {
-	struct sig_secret s;
-	char sig[SIG_HEADER_MAX], hid[96], hts[64], hsig[96];
-	const char *body = "{\"type\": \"HUNG\"}";
 	char *url = tfmt("%s/hooks/generic/ci", h->url);
-	long long ts = (long long)time(NULL);
 	struct thttp_resp r;
 	long status;
 
-	cr_assert(sig_secret_parse(SECRET, &s));
-	sig_sign(&s, id, ts, body, strlen(body), sig);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	thttp("POST", url, h->ca,
-	      (const char *[]){ "Content-Type: application/json", hid, hts,
-	                        hsig, NULL },
-	      body, strlen(body), &r);
+	thttp_post_signed(url, h->ca, SECRET, id, (long long)time(NULL),
+	                  "{\"type\": \"HUNG\"}", &r);
 	status = r.status;
 	thttp_free(&r);
 	free(url);

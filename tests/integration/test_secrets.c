@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "sources/signature.h"
 #include "support/tcheck.h"
 #include "support/therald.h"
 #include "support/thttp.h"
@@ -84,20 +83,16 @@ static void post(struct therald *h, const char *path,
 
 static void post_signed(struct therald *h, const char *secret, long want)
 {
-	const char *body = "{\"type\": \"DEPLOYMENT_SUCCESS\"}";
-	struct sig_secret s;
-	char sig[SIG_HEADER_MAX], hid[64], hts[64], hsig[128];
-	long long ts = (long long)time(NULL);
+	char *url = tfmt("%s/hooks/generic/ci", h->url);
+	struct thttp_resp r;
 
-	cr_assert(sig_secret_parse(secret, &s));
-	sig_sign(&s, "msg_secrets", ts, body, strlen(body), sig);
-	snprintf(hid, sizeof(hid), "webhook-id: msg_secrets");
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	post(h, "/hooks/generic/ci",
-	     (const char *[]){ "Content-Type: application/json", hid, hts, hsig,
-	                       NULL },
-	     body, want);
+	thttp_post_signed(url, h->ca, secret, "msg_secrets",
+	                  (long long)time(NULL),
+	                  "{\"type\": \"DEPLOYMENT_SUCCESS\"}", &r);
+	cr_expect_eq(r.status, want, "%ld %s", r.status,
+	             r.body ? r.body : r.error);
+	thttp_free(&r);
+	free(url);
 }
 
 static const char notification[] =

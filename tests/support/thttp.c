@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sources/signature.h"
+
 static long timeout_ms;
 
 void thttp_set_timeout(long ms)
@@ -102,4 +104,38 @@ void thttp_free(struct thttp_resp *r)
 	free(r->body);
 	free(r->headers);
 	memset(r, 0, sizeof(*r));
+}
+
+json_t *thttp_call(const char *method, const char *url, const char *ca,
+                   const char *body)
+{
+	struct thttp_resp r;
+	json_t *j;
+
+	thttp(method, url, ca,
+	      (const char *[]){ "Content-Type: application/json", NULL }, body,
+	      body ? strlen(body) : 0, &r);
+	cr_assert_eq(r.status, 200, "%s %s: %ld %s %s", method, url, r.status,
+	             r.error, r.body ? r.body : "");
+	j = thttp_json(&r);
+	thttp_free(&r);
+	return j;
+}
+
+void thttp_post_signed(const char *url, const char *ca, const char *secret,
+                       const char *id, long long ts, const char *body,
+                       struct thttp_resp *out)
+{
+	struct sig_secret s;
+	char sig[SIG_HEADER_MAX], hid[160], hts[64], hsig[SIG_HEADER_MAX + 32];
+
+	cr_assert(sig_secret_parse(secret, &s), "not a secret: %s", secret);
+	sig_sign(&s, id, ts, body, strlen(body), sig);
+	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
+	snprintf(hts, sizeof(hts), "webhook-timestamp: %lld", ts);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
+	thttp("POST", url, ca,
+	      (const char *[]){ "Content-Type: application/json", hid, hts,
+	                        hsig, NULL },
+	      body, strlen(body), out);
 }

@@ -24,6 +24,18 @@ void thttp(const char *method, const char *url, const char *ca,
 /* Give up on requests after ms (0: the default of 30 s). */
 void thttp_set_timeout(long ms);
 
+/* A control call to a fake: method to url with a JSON body (may be NULL),
+ * trusting ca (NULL for plain HTTP); fails the test unless the answer is
+ * 200, and returns it parsed. */
+json_t *thttp_call(const char *method, const char *url, const char *ca,
+                   const char *body);
+
+/* POST body as JSON to url, signed the Standard Webhooks way with secret
+ * (whsec_...), webhook-id id and webhook-timestamp ts. */
+void thttp_post_signed(const char *url, const char *ca, const char *secret,
+                       const char *id, long long ts, const char *body,
+                       struct thttp_resp *out);
+
 /* The body parsed as JSON (fails the test if it is not). */
 json_t *thttp_json(const struct thttp_resp *r);
 

@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <glob.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,33 @@ PGconn *tpg_connect(const char *conninfo)
 	          PQerrorMessage(conn));
 	PQsetNoticeProcessor(conn, quiet, NULL);
 	return conn;
+}
+
+long long tpg_count(PGconn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+	long long n;
+
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&sql, fmt, ap) >= 0);
+	va_end(ap);
+	n = tpg_value(conn, sql);
+	free(sql);
+	return n;
+}
+
+long long tpg_wait(PGconn *conn, const char *sql, long long want, int ms)
+{
+	long long v = -1;
+
+	for (int waited = 0; waited <= ms; waited += 100) {
+		v = tpg_value(conn, sql);
+		if (v >= want)
+			break;
+		tsleep_ms(100);
+	}
+	return v;
 }
 
 void tpg_exec(PGconn *conn, const char *sql)

@@ -24,6 +24,14 @@ long long tpg_value(PGconn *conn, const char *sql);
 /* Run sql; fails the test if it fails. */
 void tpg_exec(PGconn *conn, const char *sql);
 
+/* tpg_value of a query written with printf's format. */
+long long tpg_count(PGconn *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Ask sql (one number) every 100 ms until it reaches want, up to ms;
+ * returns the last answer. */
+long long tpg_wait(PGconn *conn, const char *sql, long long want, int ms);
+
 struct tpg_cluster {
 	char *dir;
 	int port;

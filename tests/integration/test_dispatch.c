@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/tls.h"
 #include "support/tcheck.h"
 #include "support/tfake.h"
 #include "support/therald.h"
@@ -30,19 +29,9 @@ static char *fake_cert, *fake_key;
 
 static void setup(void)
 {
-	char err[256], *bin;
-
 	therald_init(&h);
-	fake_cert = tfmt("%s/fake-cert.pem", h.dir);
-	fake_key = tfmt("%s/fake-key.pem", h.dir);
-	cr_assert(
-	    tls_self_signed_ensure(fake_cert, fake_key, 2, err, sizeof(err)),
-	    "%s", err);
-	bin = tfmt("%s/capture", tenv("HERALD_FAKES_DIR"));
-	tfake_start(&capture,
-	            (const char *[]){ bin, "--port", "0", "--cert", fake_cert,
-	                              "--key", fake_key, NULL });
-	free(bin);
+	tfake_certificate(h.dir, &fake_cert, &fake_key);
+	tfake_start_capture(&capture, fake_cert, fake_key);
 }
 
 static void teardown(void)

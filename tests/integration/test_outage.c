@@ -117,29 +117,47 @@ static long long acked_in_database(struct load *l, const char *conninfo)
 	return found;
 }
 
+/* herald on a private cluster of its own, with the "ci" source and
+ * database settings (JSON members) added to the connection string. */
+static void start_private(struct tpg_cluster *pg, struct therald *h,
+                          const char *database)
+{
+	char *config;
+
+	tpg_cluster_start(pg);
+	therald_init(h);
+	tpg_drop_db(h->db);
+	free(h->db);
+	h->db = strdup(pg->conninfo);
+	config = tfmt("{" THERALD_STATE_TLS "," THERALD_LISTEN ","
+	              " \"database\": {\"url\": \"%s\", %s},"
+	              " \"sources\": {\"generic\": {\"ci\": {"
+	              "  \"secrets\": [\"" SECRET "\"],"
+	              "  \"event_type\": {\"pointer\": \"/type\"}}}}}",
+	              pg->conninfo, database);
+	therald_start(h, config, NULL);
+	free(config);
+}
+
+/* The cluster goes whole, so its database is not dropped on its own. */
+static void stop_private(struct tpg_cluster *pg, struct therald *h)
+{
+	therald_stop(h, SIGTERM);
+	free(h->db);
+	h->db = NULL;
+	therald_cleanup(h);
+	tpg_cluster_destroy(pg);
+}
+
 Test(outage, only_503_while_down_and_nothing_lost, .timeout = 300)
 {
 	struct tpg_cluster pg = { 0 };
 	struct load l = { 0 };
 	struct client c[CLIENTS];
 	struct therald h;
-	char *config, *db;
 	double back;
 
-	tpg_cluster_start(&pg);
-	therald_init(&h);
-	db = tfmt("%s", pg.conninfo);
-	tpg_drop_db(h.db);
-	free(h.db);
-	h.db = db;
-	config = tfmt("{" THERALD_STATE_TLS "," THERALD_LISTEN ","
-	              " \"database\": {\"url\": \"%s\","
-	              "  \"connect_timeout\": \"2s\"},"
-	              " \"sources\": {\"generic\": {\"ci\": {"
-	              "  \"secrets\": [\"" SECRET "\"],"
-	              "  \"event_type\": {\"pointer\": \"/type\"}}}}}",
-	              pg.conninfo);
-	therald_start(&h, config, NULL);
+	start_private(&pg, &h, "\"connect_timeout\": \"2s\"");
 	l.h = &h;
 	l.acked = calloc(ACKED_MAX, sizeof(*l.acked));
 	pthread_mutex_init(&l.mu, NULL);
@@ -167,19 +185,14 @@ Test(outage, only_503_while_down_and_nothing_lost, .timeout = 300)
 	cr_expect(atomic_load(&l.unavailable) > 0, "never saw a 503");
 	cr_expect_eq(atomic_load(&l.other), 0);
 	cr_expect(l.nacked > 0);
-	cr_expect_eq(acked_in_database(&l, db), (long long)l.nacked,
+	cr_expect_eq(acked_in_database(&l, h.db), (long long)l.nacked,
 	             "acknowledged ids missing");
 	cr_log_info("%zu acknowledged, %d answered 503, back after %.1f s",
 	            l.nacked, atomic_load(&l.unavailable),
 	            atomic_load(&l.last_ok) - back);
 
-	therald_stop(&h, SIGTERM);
-	h.db = NULL;
-	therald_cleanup(&h);
-	free(db);
-	free(config);
 	free(l.acked);
-	tpg_cluster_destroy(&pg);
+	stop_private(&pg, &h);
 }
 
 /* Send sig to the cluster's postmaster and every process it started. */
@@ -237,25 +250,12 @@ Test(outage, a_database_that_stops_answering_is_given_up, .timeout = 120)
 	struct tpg_cluster pg = { 0 };
 	struct therald h;
 	struct thttp_resp r;
-	char *config, *db, *url;
+	char *url;
 	double sent, waited;
 	long status = 0;
 
-	tpg_cluster_start(&pg);
-	therald_init(&h);
-	db = tfmt("%s", pg.conninfo);
-	tpg_drop_db(h.db);
-	free(h.db);
-	h.db = db;
-	config = tfmt("{" THERALD_STATE_TLS "," THERALD_LISTEN ","
-	              " \"database\": {\"url\": \"%s\","
-	              "  \"connect_timeout\": \"2s\","
-	              "  \"query_timeout\": \"2s\"},"
-	              " \"sources\": {\"generic\": {\"ci\": {"
-	              "  \"secrets\": [\"" SECRET "\"],"
-	              "  \"event_type\": {\"pointer\": \"/type\"}}}}}",
-	              pg.conninfo);
-	therald_start(&h, config, NULL);
+	start_private(&pg, &h,
+	              "\"connect_timeout\": \"2s\", \"query_timeout\": \"2s\"");
 	cr_assert_eq(post_event(&h, "hung-0"), 202);
 
 	signal_cluster(&pg, SIGSTOP);
@@ -286,11 +286,5 @@ Test(outage, a_database_that_stops_answering_is_given_up, .timeout = 120)
 			tsleep_ms(100);
 	}
 	cr_expect_eq(status, 202, "no 2xx once the database answered");
-
-	therald_stop(&h, SIGTERM);
-	h.db = NULL;
-	therald_cleanup(&h);
-	free(db);
-	free(config);
-	tpg_cluster_destroy(&pg);
+	stop_private(&pg, &h);
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/tls.h"
 #include "support/tcheck.h"
 
 #define TFAKE_START_MS 10000
@@ -172,4 +173,23 @@ void tfake_stop(struct tfake *f)
 	free(f->log);
 	memset(f, 0, sizeof(*f));
 	f->out = -1;
+}
+
+void tfake_certificate(const char *dir, char **cert, char **key)
+{
+	char err[256];
+
+	*cert = tfmt("%s/fake-cert.pem", dir);
+	*key = tfmt("%s/fake-key.pem", dir);
+	cr_assert(tls_self_signed_ensure(*cert, *key, 2, err, sizeof(err)),
+	          "%s", err);
+}
+
+void tfake_start_capture(struct tfake *f, const char *cert, const char *key)
+{
+	char *bin = tfmt("%s/capture", tenv("HERALD_FAKES_DIR"));
+
+	tfake_start(f, (const char *[]){ bin, "--port", "0", "--cert", cert,
+	                                 "--key", key, NULL });
+	free(bin);
 }

@@ -29,4 +29,12 @@ void tfake_start(struct tfake *f, const char *const argv[]);
  * a fake that never started, and twice. */
 void tfake_stop(struct tfake *f);
 
+/* A self-signed certificate and key for a fake, made in dir as
+ * fake-cert.pem and fake-key.pem; their paths (malloc'd) in cert and
+ * key. */
+void tfake_certificate(const char *dir, char **cert, char **key);
+
+/* Start tests/fakes/capture over HTTPS with that certificate. */
+void tfake_start_capture(struct tfake *f, const char *cert, const char *key);
+
 #endif

@@ -142,11 +142,30 @@ static const char expire_sql[] =
     " FROM locked WHERE d.id = locked.id"
     " RETURNING d.id::text, d.event_id::text, d.sink, locked.reason";
 
+/* A stop gives its leases back, so that another process may try at once,
+ * and records each attempt it abandons: the request may have been sent,
+ * and every attempt is on record. */
+#define ABANDONED_ERROR "abandoned: herald stopped before the outcome came"
 static const char release_sql[] =
-    "UPDATE deliveries SET locked_until = NULL, locked_by = NULL,"
-    " attempts = attempts - 1"
+    "WITH old AS ("
+    " SELECT id, attempts, updated_at FROM deliveries"
     " WHERE id = ANY($1::uuid[]) AND locked_by = $2"
-    " AND status = 'pending'";
+    "  AND status = 'pending'"
+    " FOR UPDATE"
+    "), freed AS ("
+    " UPDATE deliveries d SET locked_until = NULL, locked_by = NULL,"
+    "  next_attempt_at = now(), updated_at = now()"
+    " FROM old WHERE d.id = old.id"
+    " RETURNING old.id, old.attempts, old.updated_at"
+    ")"
+    " INSERT INTO delivery_attempts (delivery_id, attempt, started_at,"
+    "  duration_ms, outcome, error)"
+    " SELECT id, attempts, updated_at,"
+    "  least(greatest(0, extract(epoch FROM now() - updated_at) * 1000),"
+    "   2147483647)::int,"
+    "  'retry', '" ABANDONED_ERROR "'"
+    " FROM freed WHERE attempts > 0"
+    " ON CONFLICT DO NOTHING";
 
 static void result_error(const PGresult *res, char *err, size_t size)
 {

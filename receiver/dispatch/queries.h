@@ -93,7 +93,8 @@ PGresult *dq_expire(PGconn *conn, const struct dq_policy *sinks, size_t n,
                     const struct dq_policy *others, int limit, char *err,
                     size_t size);
 
-/* Give back the leases of deliveries claimed but not attempted. */
+/* Give back the leases of deliveries whose attempts a stop abandons; each
+ * such attempt is recorded as one to retry, due at once. */
 bool dq_release(PGconn *conn, const char *const *ids, size_t n,
                 const char *owner, char *err, size_t size);
 

@@ -1164,8 +1164,14 @@ Test(fanout, stop_gives_back_its_leases)
 	                           " locked_by IS NOT NULL"
 	                           " OR locked_until IS NOT NULL"),
 	             0, "a lease was kept after a clean stop");
+	/* The request went out: the attempt is on record, due again now. */
 	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM deliveries WHERE"
-	                           " status = 'pending' AND attempts = 0"),
+	                           " status = 'pending' AND attempts = 1"
+	                           " AND next_attempt_at <= now()"),
+	             1);
+	cr_expect_eq(tpg_value(db, "SELECT count(*) FROM delivery_attempts"
+	                           " WHERE attempt = 1 AND outcome = 'retry'"
+	                           " AND error LIKE 'abandoned: %'"),
 	             1);
 }
 

@@ -112,9 +112,12 @@ static char *headers_json(const struct http_head *head,
 		char name[64];
 		size_t n = strlen(h->name);
 
-		if (n >= sizeof(name) || source_header_is_credential(h->name) ||
+		/* The credential check last: it is the costly one, and most
+		 * headers are not kept anyway. */
+		if (n >= sizeof(name) ||
 		    (!listed(h->name, kept_headers) &&
-		     !extra_listed(h->name, extra)))
+		     !extra_listed(h->name, extra)) ||
+		    source_header_is_credential(h->name))
 			continue;
 		for (size_t k = 0; k <= n; k++)
 			name[k] = (char)(h->name[k] >= 'A' && h->name[k] <= 'Z'

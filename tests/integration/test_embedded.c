@@ -30,6 +30,17 @@ static bool cluster_running(const char *data)
 	return rc == 0;
 }
 
+/* The cluster in data is down, and h's log says herald stopped it. */
+static void expect_stopped_by_herald(struct therald *h, const char *data)
+{
+	char *log = therald_log(h);
+
+	cr_expect_not(cluster_running(data), "cluster left running");
+	cr_expect_not_null(strstr(log, "embedded PostgreSQL stopped"), "%s",
+	                   log);
+	free(log);
+}
+
 Test(embedded, creates_runs_and_stops_a_private_cluster, .timeout = 180)
 {
 	struct therald h;
@@ -73,18 +84,14 @@ Test(embedded, creates_runs_and_stops_a_private_cluster, .timeout = 180)
 Test(embedded, stop_during_start_stops_the_cluster, .timeout = 180)
 {
 	struct therald h;
-	char *data, *log;
+	char *data;
 
 	therald_init(&h);
 	therald_spawn(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
 	cr_assert(therald_wait_log(&h, "creating embedded PostgreSQL", 30000));
 	cr_expect_eq(therald_stop(&h, SIGINT), 0);
 	data = tfmt("%s/state/pg/data", h.dir);
-	cr_expect_not(cluster_running(data), "cluster left running");
-	log = therald_log(&h);
-	cr_expect_not_null(strstr(log, "embedded PostgreSQL stopped"), "%s",
-	                   log);
-	free(log);
+	expect_stopped_by_herald(&h, data);
 	free(data);
 	therald_cleanup(&h);
 }
@@ -94,7 +101,7 @@ Test(embedded, stop_during_start_stops_the_cluster, .timeout = 180)
 Test(embedded, a_cluster_left_by_a_killed_herald_is_taken_over, .timeout = 180)
 {
 	struct therald h;
-	char *data, *log;
+	char *data;
 
 	therald_init(&h);
 	data = tfmt("%s/state/pg/data", h.dir);
@@ -105,11 +112,7 @@ Test(embedded, a_cluster_left_by_a_killed_herald_is_taken_over, .timeout = 180)
 	therald_start(&h, "{" THERALD_STATE_TLS "," THERALD_LISTEN "}", NULL);
 	cr_expect(therald_wait_log(&h, "ours_to_stop=true", 1000));
 	cr_expect_eq(therald_stop(&h, SIGTERM), 0);
-	cr_expect_not(cluster_running(data), "cluster left running");
-	log = therald_log(&h);
-	cr_expect_not_null(strstr(log, "embedded PostgreSQL stopped"), "%s",
-	                   log);
-	free(log);
+	expect_stopped_by_herald(&h, data);
 	free(data);
 	therald_cleanup(&h);
 }
